@@ -1,0 +1,18 @@
+"""ml-platform: config, infrastructure, cluster, platform, exports."""
+
+import pulumi
+
+from stacks import aws, baremetal
+from stacks.config import load_config
+from stacks.inventory import host_summary
+
+config = load_config()
+infrastructure = {"aws": aws, "baremetal": baremetal}[config.infrastructure]
+inventory = infrastructure.build_inventory(config)
+
+pulumi.export("infrastructure", config.infrastructure)
+pulumi.export("kubernetesVersion", config.kubernetes.version)
+pulumi.export(
+    "apiServer", pulumi.Output.format("https://{0}:{1}", inventory.api_endpoint, inventory.api_port)
+)
+pulumi.export("hosts", {host.name: host_summary(host) for host in inventory.hosts})

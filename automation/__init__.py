@@ -1,0 +1,1 @@
+"""Running the program offline (mock engine), and the plan command built on it."""

@@ -1,0 +1,106 @@
+"""Deterministic stand-ins for what providers compute: ids, addresses, generated secrets.
+
+Inputs are echoed back as outputs (as the engine does for most properties); a few computed
+properties get realistic values so that downstream code (addresses in SSH connections, a
+token's format) is exercised the way a real deployment exercises it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import string
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+
+Outputs = dict[str, Any]
+
+
+def _digest(name: str, length: int, alphabet: str) -> str:
+    """A stable pseudo-random string for `name`: the same plan twice gives the same values."""
+    out, counter = [], 0
+    while len(out) < length:
+        block = hashlib.sha256(f"{name}:{counter}".encode()).digest()
+        out.extend(alphabet[b % len(alphabet)] for b in block)
+        counter += 1
+    return "".join(out[:length])
+
+
+def _random_string(name: str, inputs: dict[str, Any]) -> Outputs:
+    alphabet = ""
+    if inputs.get("lower", True):
+        alphabet += string.ascii_lowercase
+    if inputs.get("upper", True):
+        alphabet += string.ascii_uppercase
+    if inputs.get("numeric", inputs.get("number", True)):
+        alphabet += string.digits
+    if inputs.get("special", True):
+        alphabet += inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"
+    return {"result": _digest(name, int(inputs.get("length", 16)), alphabet)}
+
+
+def _random_bytes(name: str, inputs: dict[str, Any]) -> Outputs:
+    raw = hashlib.sha256(name.encode()).digest() * 4
+    data = raw[: int(inputs.get("length", 32))]
+    return {"base64": base64.b64encode(data).decode(), "hex": data.hex()}
+
+
+class MockProviders(pulumi.runtime.Mocks):
+    """Computed outputs by resource type; everything else echoes its inputs."""
+
+    def __init__(self) -> None:
+        self._next_host = 10
+        self.region = "us-east-1"
+        self._computed: dict[str, Callable[[str, dict[str, Any]], Outputs]] = {
+            "aws:ec2/instance:Instance": self._instance,
+            "aws:lb/loadBalancer:LoadBalancer": lambda n, i: {
+                "dnsName": f"{n}-0123456789.elb.{self.region}.amazonaws.com",
+                "arn": self._arn("elasticloadbalancing", n),
+            },
+            "aws:lb/targetGroup:TargetGroup": lambda n, i: {
+                "arn": self._arn("elasticloadbalancing", n)
+            },
+            "aws:ec2/keyPair:KeyPair": lambda n, i: {"keyName": n},
+            "aws:iam/role:Role": lambda n, i: {"name": n, "arn": self._arn("iam", n)},
+            "aws:iam/instanceProfile:InstanceProfile": lambda n, i: {"name": n},
+            "aws:efs/fileSystem:FileSystem": lambda n, i: {
+                "arn": self._arn("elasticfilesystem", n)
+            },
+            "random:index/randomString:RandomString": _random_string,
+            "random:index/randomPassword:RandomPassword": _random_string,
+            "random:index/randomBytes:RandomBytes": _random_bytes,
+        }
+
+    def _arn(self, service: str, name: str) -> str:
+        return f"arn:aws:{service}:{self.region}:123456789012:{name}"
+
+    def _instance(self, name: str, inputs: dict[str, Any]) -> Outputs:
+        self._next_host += 1
+        address = ipaddress.IPv4Address("10.0.128.0") + self._next_host
+        outputs = {
+            "privateIp": str(address),
+            "privateDns": f"ip-{str(address).replace('.', '-')}.ec2.internal",
+            "arn": self._arn("ec2", name),
+        }
+        if inputs.get("associatePublicIpAddress"):
+            outputs["publicIp"] = str(ipaddress.IPv4Address("203.0.113.0") + self._next_host)
+        return outputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        if args.typ == "pulumi:providers:aws" and isinstance(args.inputs.get("region"), str):
+            self.region = args.inputs["region"]
+        computed = self._computed.get(args.typ)
+        extra = computed(args.name, rpc.unwrap_rpc_secret(args.inputs)) if computed else {}
+        return f"{args.name}-id", {**args.inputs, **extra}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{letter}" for letter in "abcdef"]
+            return {"names": names, "zoneIds": [f"use1-az{i}" for i in range(1, 7)]}, []
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-0123456789abcdef0", "name": "ubuntu-noble-24.04-mock"}, []
+        return {}, []

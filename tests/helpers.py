@@ -1,0 +1,62 @@
+"""Stack fixtures for tests: the committed stack files, changed the way a user would."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from automation.engine import Evaluation, StackSettings, evaluate, load_stack
+
+Config = dict[str, Any]
+PREFIX = "ml-platform:"
+
+
+def stack_config(stack: str) -> Config:
+    """The plain `ml-platform:` keys of a committed stack file, as data to edit."""
+    base = load_stack(stack)
+    return {
+        key[len(PREFIX) :]: copy.deepcopy(value)
+        for key, value in base.values.items()
+        if key.startswith(PREFIX) and key not in base.secret_keys
+    }
+
+
+def evaluate_config(stack: str, config: Config, remove: tuple[str, ...] = ()) -> Evaluation:
+    """Evaluate `stack` with its plain `ml-platform:` keys replaced by `config`; secrets stay
+    (as offline placeholders) unless named in `remove`."""
+    base = load_stack(stack)
+    values = {
+        k: v for k, v in base.values.items() if not k.startswith(PREFIX) or k in base.secret_keys
+    }
+    values.update({PREFIX + key: value for key, value in config.items()})
+    for key in remove:
+        values.pop(key, None)
+    return evaluate(stack, StackSettings(values, base.secret_keys - set(remove)))
+
+
+def evaluate_changed(stack: str, change: Callable[[Config], Any]) -> Evaluation:
+    config = stack_config(stack)
+    change(config)
+    return evaluate_config(stack, config)
+
+
+def lab_with_workers(count: int) -> Config:
+    """The lab stack with `count` GPU workers: the committed ones first, then more added the
+    way a user appends hosts (192.168.11.x onwards)."""
+    config = stack_config("lab")
+    hosts = config["baremetal"]["hosts"]
+    control_planes = [h for h in hosts if "control-plane" in h["roles"]]
+    workers = [h for h in hosts if "control-plane" not in h["roles"]][:count]
+    for n in range(len(workers), count):
+        extra = n - 40
+        workers.append(
+            {
+                "name": f"gpu-{n + 1:03d}",
+                "address": f"192.168.{11 + extra // 250}.{extra % 250 + 1}",
+                "roles": ["worker"],
+                "gpu": {"model": "rtx-4090", "count": 1},
+            }
+        )
+    config["baremetal"]["hosts"] = control_planes + workers
+    return config

@@ -1,0 +1,163 @@
+"""The stack config contract: both stacks load; every bad input is refused before any resource."""
+
+from __future__ import annotations
+
+import pytest
+
+from automation.engine import evaluate
+from stacks.fields import ConfigError
+from tests.helpers import Config, evaluate_changed, evaluate_config, stack_config
+
+
+@pytest.mark.parametrize("stack", ["lab", "dev"])
+def test_committed_stacks_evaluate(stack):
+    evaluation = evaluate(stack).check()
+    assert evaluation.exports["infrastructure"].value in ("aws", "baremetal")
+    assert evaluation.exports["kubernetesVersion"].value == "1.36.4"
+
+
+def hosts(config: Config) -> list[dict]:
+    return config["baremetal"]["hosts"]
+
+
+def set_in(path: str, value):
+    """A change that sets config[path] (dotted) to value."""
+
+    def change(config: Config) -> None:
+        *parents, last = path.split(".")
+        target = config
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+
+    return change
+
+
+def drop_control_plane(config: Config) -> None:
+    config["baremetal"]["hosts"] = [h for h in hosts(config) if h["name"] != "cp-3"]
+
+
+def no_control_plane(config: Config) -> None:
+    config["baremetal"]["hosts"] = [h for h in hosts(config) if "control-plane" not in h["roles"]]
+
+
+def storage_on_two_hosts(config: Config) -> None:
+    for host in hosts(config)[5:]:
+        host.pop("storageDevices", None)
+
+
+def no_gpus(config: Config) -> None:
+    for host in hosts(config):
+        host.pop("gpu", None)
+    config.pop("tenants")
+
+
+LAB_CASES = [
+    # (id, change, key path that must be named, words the message must hold)
+    ("even-control-planes", drop_control_plane, "ml-platform:baremetal.hosts", "odd number"),
+    ("zero-control-planes", no_control_plane, "ml-platform:baremetal.hosts", "odd number"),
+    ("duplicate-name", lambda c: hosts(c)[4].update(name="gpu-01"), "ml-platform:baremetal.hosts", "share the name gpu-01"),
+    ("duplicate-address", lambda c: hosts(c)[4].update(address="192.168.10.101"), "ml-platform:baremetal.hosts", "share the address"),
+    ("malformed-ip", lambda c: hosts(c)[0].update(address="192.168.10.300"), "ml-platform:baremetal.hosts[0].address", "not an IPv4 address"),
+    ("pod-service-overlap", set_in("kubernetes.serviceSubnet", "10.244.128.0/17"), "ml-platform:kubernetes.serviceSubnet", "overlaps"),
+    ("pod-subnet-over-hosts", set_in("kubernetes.podSubnet", "192.168.0.0/16"), "ml-platform:baremetal.hosts", "lies inside"),
+    ("vip-in-pool", set_in("baremetal.controlPlaneVip", "192.168.10.205"), "ml-platform:baremetal.controlPlaneVip", "MetalLB pool"),
+    ("vip-is-host", set_in("baremetal.controlPlaneVip", "192.168.10.11"), "ml-platform:baremetal.controlPlaneVip", "address of host cp-1"),
+    ("unknown-key", set_in("baremetal.controlPlaneVIP", "192.168.10.10"), "ml-platform:baremetal.controlPlaneVIP", "did you mean 'controlPlaneVip'"),
+    ("unknown-top-key", set_in("kubernets", {}), "ml-platform:kubernets", "did you mean 'kubernetes'"),
+    ("unknown-role", lambda c: hosts(c)[3].update(roles=["wroker"]), "ml-platform:baremetal.hosts[3].roles", "did you mean 'worker'"),
+    ("unsupported-version", set_in("kubernetes.version", "1.29.4"), "ml-platform:kubernetes.version", "outside what every pinned add-on supports"),
+    ("inexact-version", set_in("kubernetes.version", "1.36"), "ml-platform:kubernetes.version", "exact version"),
+    ("wrong-type", set_in("platform.gpu.timeSlicing.replicas", "four"), "ml-platform:platform.gpu.timeSlicing.replicas", "must be a whole number"),
+    ("bool-as-count", lambda c: hosts(c)[3]["gpu"].update(count=True), "ml-platform:baremetal.hosts[3].gpu.count", "got bool"),
+    ("malformed-cidr", set_in("kubernetes.podSubnet", "10.244.0.1/16"), "ml-platform:kubernetes.podSubnet", "not an IPv4 CIDR"),
+    ("ceph-two-hosts", storage_on_two_hosts, "ml-platform:platform.storage.provider", "only 2 host(s)"),
+    ("gpu-without-gpu-hosts", no_gpus, "ml-platform:platform.gpu", "no host has a GPU"),
+    ("unknown-infrastructure", set_in("infrastructure", "openstack"), "ml-platform:infrastructure", "one of aws, baremetal"),
+    ("relative-device", lambda c: hosts(c)[3].update(storageDevices=["nvme1n1"]), "ml-platform:baremetal.hosts[3].storageDevices", "absolute /dev path"),
+    ("replicas-below-one", set_in("platform.gpu.timeSlicing.replicas", 0), "ml-platform:platform.gpu.timeSlicing.replicas", "at least 1"),
+    ("pool-backwards", set_in("baremetal.loadBalancerAddresses", "192.168.10.220-192.168.10.200"), "ml-platform:baremetal.loadBalancerAddresses", "ends before it starts"),
+    ("aws-section-on-lab", set_in("aws", {"region": "us-east-1"}), "ml-platform:aws", "infrastructure is baremetal"),
+    ("too-many-dedicated-gpus", lambda c: c["tenants"]["faculty"][0].update(dedicatedGpus=41), "ml-platform:tenants.faculty", "the hosts have 40"),
+]  # fmt: skip
+
+DEV_CASES = [
+    ("open-admin-cidr", set_in("aws.adminCidrs", ["0.0.0.0/0"]), "ml-platform:aws.adminCidrs", "whole internet"),
+    ("zero-azs", set_in("aws.availabilityZones", 0), "ml-platform:aws.availabilityZones", "at least 1"),
+    ("vpc-overlaps-pods", set_in("aws.vpcCidr", "10.244.0.0/16"), "ml-platform:aws.vpcCidr", "overlaps"),
+    ("even-aws-control-planes", set_in("aws.controlPlane.count", 2), "ml-platform:aws.controlPlane.count", "odd number"),
+    ("malformed-admin-cidr", set_in("aws.adminCidrs", ["198.51.100.0/33"]), "ml-platform:aws.adminCidrs", "not an IPv4 CIDR"),
+    ("vpc-too-small", set_in("aws.vpcCidr", "10.0.0.0/24"), "ml-platform:aws.vpcCidr", "too small"),
+    ("ceph-on-aws", set_in("platform.storage.provider", "rook-ceph"), "ml-platform:platform.storage.provider", "bare-metal"),
+    ("unknown-gpu-instance", set_in("aws.gpuWorkers.instanceType", "x9.gpu"), "ml-platform:aws.gpuWorkers", "no known GPU"),
+]  # fmt: skip
+
+
+def assert_refused(evaluation, key: str, words: str) -> None:
+    assert isinstance(evaluation.error, ConfigError), evaluation.error
+    assert evaluation.registrations == [], "a resource was registered despite a config error"
+    matching = [p for p in evaluation.error.problems if p.key == key]
+    assert matching, f"no problem names {key}: {evaluation.error}"
+    assert any(words in p.render() for p in matching), str(evaluation.error)
+    assert all(p.fix for p in evaluation.error.problems), "every problem says how to fix it"
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "key", "words"), LAB_CASES, ids=[c[0] for c in LAB_CASES]
+)
+def test_lab_refuses_bad_input(case, change, key, words):
+    assert_refused(evaluate_changed("lab", change), key, words)
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "key", "words"), DEV_CASES, ids=[c[0] for c in DEV_CASES]
+)
+def test_dev_refuses_bad_input(case, change, key, words):
+    assert_refused(evaluate_changed("dev", change), key, words)
+
+
+def test_missing_ssh_key_is_refused():
+    evaluation = evaluate_config("lab", stack_config("lab"), remove=("ml-platform:sshPrivateKey",))
+    assert_refused(evaluation, "ml-platform:sshPrivateKey", "pulumi config set --secret")
+
+
+def test_plain_text_ssh_key_is_refused_without_echoing_it():
+    from automation.engine import StackSettings, load_stack
+
+    base = load_stack("lab")
+    settings = StackSettings(base.values, frozenset())  # the key is there, but not secret
+    evaluation = evaluate("lab", settings)
+    assert_refused(evaluation, "ml-platform:sshPrivateKey", "plain text")
+    assert "PRIVATE KEY" not in str(evaluation.error)
+
+
+def test_all_problems_are_reported_together():
+    def many(config: Config) -> None:
+        config["kubernetes"]["version"] = "1.20.0"
+        config["baremetal"]["controlPlaneVip"] = "192.168.10.11"
+        hosts(config)[5]["name"] = "gpu-01"
+
+    evaluation = evaluate_changed("lab", many)
+    keys = {p.key for p in evaluation.error.problems}
+    assert {
+        "ml-platform:kubernetes.version",
+        "ml-platform:baremetal.controlPlaneVip",
+        "ml-platform:baremetal.hosts",
+    } <= keys
+    assert str(evaluation.error).startswith("the stack config has 3 problems")
+
+
+def test_config_error_is_a_run_error_so_pulumi_prints_no_traceback():
+    import pulumi
+
+    assert issubclass(ConfigError, pulumi.RunError)
+
+
+def test_defaults_fill_what_is_left_out():
+    def minimal(config: Config) -> None:
+        config["kubernetes"] = {}
+        config.pop("platform")
+        config.pop("tenants")
+
+    evaluation = evaluate_changed("lab", minimal).check()
+    assert evaluation.exports["kubernetesVersion"].value == "1.36.4"
