@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.kubeadm.cluster import KubeadmCluster, KubeadmClusterArgs
 from stacks import aws, baremetal
 from stacks.config import load_config
 from stacks.inventory import host_summary
@@ -9,6 +10,15 @@ from stacks.inventory import host_summary
 config = load_config()
 infrastructure = {"aws": aws, "baremetal": baremetal}[config.infrastructure]
 inventory = infrastructure.build_inventory(config)
+cluster = KubeadmCluster(
+    "cluster",
+    KubeadmClusterArgs(
+        inventory=inventory,
+        kubernetes=config.kubernetes,
+        gpu_driver=config.platform.gpu.driver,
+        vip_interface=config.baremetal.vip_interface if config.baremetal else None,
+    ),
+)
 
 pulumi.export("infrastructure", config.infrastructure)
 pulumi.export("kubernetesVersion", config.kubernetes.version)
@@ -16,3 +26,4 @@ pulumi.export(
     "apiServer", pulumi.Output.format("https://{0}:{1}", inventory.api_endpoint, inventory.api_port)
 )
 pulumi.export("hosts", {host.name: host_summary(host) for host in inventory.hosts})
+pulumi.export("kubeconfig", cluster.kubeconfig)

@@ -9,6 +9,7 @@ inside them are real (in preview mode they would pass vacuously).
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import json
 import runpy
 import sys
@@ -104,11 +105,15 @@ class Evaluation:
 
 def placeholder(key: str) -> str:
     """A stand-in for a `secure:` value. Keys get a well-formed throwaway key, so code that
-    parses the key (its public half for the EC2 key pair) runs as it would for real."""
+    parses the key (its public half for the EC2 key pair) runs as it would for real. It is
+    derived from a public seed: it opens nothing."""
     if key.endswith("PrivateKey"):
-        key_bytes = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        # Derived from the key name: two evaluations must differ only where the config does.
+        seed = hashlib.sha256(f"offline-placeholder:{key}".encode()).digest()
+        key_bytes = ed25519.Ed25519PrivateKey.from_private_bytes(seed).private_bytes(
+            # PKCS#8, not OpenSSH: the OpenSSH format embeds random check bytes.
             serialization.Encoding.PEM,
-            serialization.PrivateFormat.OpenSSH,
+            serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
         return key_bytes.decode()

@@ -41,3 +41,17 @@ def supported_kubernetes_minors() -> range:
 # Canonical's Ubuntu 24.04 images, looked up by owner and name when no AMI is configured.
 UBUNTU_AMI_OWNER = "099720109477"
 UBUNTU_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
+
+# kube-vip announces the control-plane VIP on bare metal (static pod on each control plane).
+KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v1.2.3"
+
+# containerd 2.x comes from Docker's apt repository (distribution packages are 1.x).
+CONTAINERD_PACKAGE = "containerd.io"
+
+# Calico through the tigera-operator chart; Canal (flannel + Calico policy) from its manifest.
+CALICO_VERSION = "v3.32.1"
+CALICO_CHART = "tigera-operator"
+CALICO_CHART_REPO = "https://docs.tigera.io/calico/charts"
+CANAL_MANIFEST_URL = (
+    f"https://raw.githubusercontent.com/projectcalico/calico/{CALICO_VERSION}/manifests/canal.yaml"
+)

@@ -45,6 +45,7 @@ class KubernetesConfig:
     pod_subnet: ipaddress.IPv4Network
     service_subnet: ipaddress.IPv4Network
     cluster_name: str
+    etcd_snapshot_retention_days: int
 
     @property
     def minor(self) -> str:
@@ -90,6 +91,8 @@ class BaremetalConfig:
     ssh_user: str
     ssh_port: int
     control_plane_vip: ipaddress.IPv4Address
+    # The control planes' network interface on which kube-vip announces the VIP by ARP.
+    vip_interface: str
     load_balancer_addresses: AddressRange
     hosts: tuple[HostConfig, ...]
     bastion: Bastion | None = None
@@ -269,7 +272,14 @@ def _refuse_other_section(top: Fields, section: str, infrastructure: str) -> Non
 
 
 def _kubernetes(top: Fields, stack: str) -> KubernetesConfig | None:
-    known = ("version", "cni", "podSubnet", "serviceSubnet", "clusterName")
+    known = (
+        "version",
+        "cni",
+        "podSubnet",
+        "serviceSubnet",
+        "clusterName",
+        "etcdSnapshotRetentionDays",
+    )
     k8s = top.section("kubernetes", known)
     if k8s is None:
         return None
@@ -284,6 +294,7 @@ def _kubernetes(top: Fields, stack: str) -> KubernetesConfig | None:
         "pod_subnet": k8s.network("podSubnet", "10.244.0.0/16"),
         "service_subnet": k8s.network("serviceSubnet", "10.96.0.0/12"),
         "cluster_name": cluster_name,
+        "etcd_snapshot_retention_days": k8s.integer("etcdSnapshotRetentionDays", 7, minimum=1),
     }
     return None if None in fields.values() else KubernetesConfig(**fields)
 
@@ -325,7 +336,10 @@ def _gpu(fields: Fields, name: str) -> GpuSpec | None:
 
 
 def _baremetal(top: Fields) -> BaremetalConfig | None:
-    known = ("sshUser", "sshPort", "controlPlaneVip", "loadBalancerAddresses", "bastion", "hosts")
+    known = (
+        "sshUser", "sshPort", "controlPlaneVip", "vipInterface", "loadBalancerAddresses",
+        "bastion", "hosts",
+    )  # fmt: skip
     bm = top.section("baremetal", known, required=True)
     if bm is None:
         return None
@@ -333,6 +347,7 @@ def _baremetal(top: Fields) -> BaremetalConfig | None:
         "ssh_user": bm.string("sshUser", "ubuntu"),
         "ssh_port": bm.integer("sshPort", 22, minimum=1),
         "control_plane_vip": bm.ip("controlPlaneVip"),
+        "vip_interface": bm.string("vipInterface"),
         "load_balancer_addresses": _address_range(bm, "loadBalancerAddresses"),
         "hosts": _hosts(bm),
     }

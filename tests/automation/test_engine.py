@@ -77,9 +77,7 @@ def test_secure_values_are_placeholders_and_never_decrypted(tmp_path):
     settings = load_stack("s", project_dir=tmp_path)
     assert settings.secret_keys == {"ml-platform:token", "ml-platform:sshPrivateKey"}
     assert "v1:AAAAencrypted" not in str(settings.values)
-    assert settings.values["ml-platform:sshPrivateKey"].startswith(
-        "-----BEGIN OPENSSH PRIVATE KEY-----"
-    )
+    assert settings.values["ml-platform:sshPrivateKey"].startswith("-----BEGIN PRIVATE KEY-----")
 
 
 def test_committed_stacks_have_unique_urns_and_no_plain_secret():

@@ -1,0 +1,301 @@
+"""The YAML documents kubeadm and the control plane read, built as dicts and dumped with pyyaml.
+
+Functions here are pure: they take plain values (already-resolved secrets included) and return
+text, so they run inside `apply` without creating anything and are tested directly.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from components import versions
+
+KUBEADM_API = "kubeadm.k8s.io/v1beta4"
+KUBELET_API = "kubelet.config.k8s.io/v1beta1"
+CRI_SOCKET = "unix:///run/containerd/containerd.sock"
+ENCRYPTION_CONFIG_PATH = "/etc/kubernetes/encryption/config.yaml"
+AUDIT_POLICY_PATH = "/etc/kubernetes/audit/policy.yaml"
+AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
+GPU_MODEL_LABEL = "ml-platform.io/gpu-model"
+CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """What kubeadm needs to know of one node."""
+
+    name: str
+    address: str
+    control_plane: bool
+    gpu_model: str | None = None
+    external_cloud_provider: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    cluster_name: str
+    kubernetes_version: str
+    control_plane_endpoint: str
+    api_port: int
+    pod_subnet: str
+    service_subnet: str
+    external_cloud_provider: bool
+    cert_sans: tuple[str, ...] = ()
+
+
+def b64(text: str) -> str:
+    """Multi-line documents travel to the scripts base64-encoded, one line per parameter."""
+    return base64.b64encode(text.encode()).decode()
+
+
+def _args(pairs: dict[str, str]) -> list[dict[str, str]]:
+    # v1beta4 takes extra arguments as a list of {name, value}, not a map.
+    return [{"name": name, "value": value} for name, value in pairs.items()]
+
+
+def node_registration(node: NodeSettings) -> dict:
+    kubelet_args = {"node-ip": node.address}
+    if node.gpu_model:
+        kubelet_args["node-labels"] = f"{GPU_MODEL_LABEL}={node.gpu_model}"
+    if node.external_cloud_provider:
+        kubelet_args["cloud-provider"] = "external"
+    return {
+        "name": node.name,
+        "criSocket": CRI_SOCKET,
+        # Control planes run no workloads; an explicit empty list keeps workers untainted.
+        "taints": [CONTROL_PLANE_TAINT] if node.control_plane else [],
+        "kubeletExtraArgs": _args(kubelet_args),
+    }
+
+
+def kubelet_configuration() -> dict:
+    return {
+        "apiVersion": KUBELET_API,
+        "kind": "KubeletConfiguration",
+        "cgroupDriver": "systemd",
+        # Serving certificates signed by the cluster CA, so metrics-server can verify kubelets;
+        # the CSRs are approved by the kubelet serving-certificate approver of the platform.
+        "serverTLSBootstrap": True,
+    }
+
+
+def _hostpath_volume(name: str, path: str, read_only: bool, path_type: str) -> dict:
+    return {
+        "name": name,
+        "hostPath": path,
+        "mountPath": path,
+        "readOnly": read_only,
+        "pathType": path_type,
+    }
+
+
+def cluster_configuration(cluster: ClusterSettings) -> dict:
+    api_args = {
+        "encryption-provider-config": ENCRYPTION_CONFIG_PATH,
+        "audit-policy-file": AUDIT_POLICY_PATH,
+        "audit-log-path": f"{AUDIT_LOG_DIR}/audit.log",
+        "audit-log-maxage": "30",
+        "audit-log-maxbackup": "10",
+        "audit-log-maxsize": "100",
+    }
+    controller_args = {"bind-address": "0.0.0.0"}
+    if cluster.external_cloud_provider:
+        # Since 1.33 only the kubelet and the controller manager take --cloud-provider.
+        controller_args["cloud-provider"] = "external"
+    return {
+        "apiVersion": KUBEADM_API,
+        "kind": "ClusterConfiguration",
+        "clusterName": cluster.cluster_name,
+        "kubernetesVersion": f"v{cluster.kubernetes_version}",
+        "controlPlaneEndpoint": f"{cluster.control_plane_endpoint}:{cluster.api_port}",
+        "networking": {"podSubnet": cluster.pod_subnet, "serviceSubnet": cluster.service_subnet},
+        "apiServer": {
+            "certSANs": [cluster.control_plane_endpoint, *cluster.cert_sans],
+            "extraArgs": _args(api_args),
+            "extraVolumes": [
+                _hostpath_volume(
+                    "encryption", "/etc/kubernetes/encryption", True, "DirectoryOrCreate"
+                ),
+                _hostpath_volume(
+                    "audit-policy", "/etc/kubernetes/audit", True, "DirectoryOrCreate"
+                ),
+                _hostpath_volume("audit-log", AUDIT_LOG_DIR, False, "DirectoryOrCreate"),
+            ],
+        },
+        # Prometheus scrapes these; they listen on localhost only by default.
+        "controllerManager": {"extraArgs": _args(controller_args)},
+        "scheduler": {"extraArgs": _args({"bind-address": "0.0.0.0"})},
+        "etcd": {"local": {"extraArgs": _args({"listen-metrics-urls": "http://0.0.0.0:2381"})}},
+    }
+
+
+def init_configuration(node: NodeSettings, token: str, certificate_key: str) -> dict:
+    return {
+        "apiVersion": KUBEADM_API,
+        "kind": "InitConfiguration",
+        "bootstrapTokens": [
+            {
+                "token": token,
+                "description": "ml-platform joins (renewed before each join)",
+                "ttl": "24h",
+                "usages": ["signing", "authentication"],
+                "groups": ["system:bootstrappers:kubeadm:default-node-token"],
+            }
+        ],
+        "certificateKey": certificate_key,
+        "nodeRegistration": node_registration(node),
+        "localAPIEndpoint": {"advertiseAddress": node.address},
+    }
+
+
+def join_configuration(
+    node: NodeSettings, cluster: ClusterSettings, token: str, certificate_key: str
+) -> dict:
+    document = {
+        "apiVersion": KUBEADM_API,
+        "kind": "JoinConfiguration",
+        "discovery": {
+            "bootstrapToken": {
+                "token": token,
+                "apiServerEndpoint": f"{cluster.control_plane_endpoint}:{cluster.api_port}",
+                # The CA is pinned through the token's cluster-info signature (kubeadm's
+                # token-based discovery); the hash is unknown until init has run.
+                "unsafeSkipCAVerification": True,
+            }
+        },
+        "nodeRegistration": node_registration(node),
+    }
+    if node.control_plane:
+        document["controlPlane"] = {
+            "certificateKey": certificate_key,
+            "localAPIEndpoint": {"advertiseAddress": node.address},
+        }
+    return document
+
+
+def dump_all(documents: Sequence[dict]) -> str:
+    return yaml.safe_dump_all(documents, sort_keys=False)
+
+
+def init_documents(
+    node: NodeSettings, cluster: ClusterSettings, token: str, certificate_key: str
+) -> str:
+    return dump_all(
+        [
+            init_configuration(node, token, certificate_key),
+            cluster_configuration(cluster),
+            kubelet_configuration(),
+        ]
+    )
+
+
+def join_documents(
+    node: NodeSettings, cluster: ClusterSettings, token: str, certificate_key: str
+) -> str:
+    return dump_all(
+        [join_configuration(node, cluster, token, certificate_key), kubelet_configuration()]
+    )
+
+
+def encryption_configuration(key_base64: str) -> str:
+    """Secrets encrypted at rest with secretbox (XSalsa20-Poly1305), the strongest provider
+    that needs no external KMS; identity last so data written before stays readable."""
+    document = {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "EncryptionConfiguration",
+        "resources": [
+            {
+                "resources": ["secrets"],
+                "providers": [
+                    {"secretbox": {"keys": [{"name": "key1", "secret": key_base64}]}},
+                    {"identity": {}},
+                ],
+            }
+        ],
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def audit_policy() -> str:
+    """Metadata for everything, no bodies of Secrets or tokens, no noise from health checks."""
+    document = {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [
+            {"level": "None", "nonResourceURLs": ["/healthz*", "/readyz*", "/livez*", "/version"]},
+            {
+                "level": "None",
+                "users": ["system:kube-proxy"],
+                "verbs": ["watch"],
+                "resources": [{"group": "", "resources": ["endpoints", "services"]}],
+            },
+            {
+                "level": "Metadata",
+                "resources": [
+                    {"group": "", "resources": ["secrets", "configmaps", "serviceaccounts/token"]},
+                    {"group": "authentication.k8s.io", "resources": ["tokenreviews"]},
+                ],
+            },
+            {"level": "Metadata"},
+        ],
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def kube_vip_pod(vip: str, interface: str, kubeconfig_path: str) -> str:
+    """kube-vip as a static pod announcing the API VIP by ARP, with leader election.
+
+    On the first control plane during `kubeadm init`, admin.conf has no rights yet (since 1.29
+    it is bound through a ClusterRoleBinding that init creates later), so kube-vip must read
+    super-admin.conf there until init is done; the mount path stays admin.conf either way."""
+    env = {
+        "vip_arp": "true",
+        "port": "6443",
+        "vip_interface": interface,
+        "vip_subnet": "32",
+        "dns_mode": "first",
+        "cp_enable": "true",
+        "cp_namespace": "kube-system",
+        "vip_leaderelection": "true",
+        "vip_leasename": "plndr-cp-lock",
+        "vip_leaseduration": "15",
+        "vip_renewdeadline": "10",
+        "vip_retryperiod": "2",
+        "address": vip,
+        "prometheus_server": ":2112",
+    }
+    env_list = [{"name": k, "value": v} for k, v in env.items()]
+    env_list.insert(
+        2, {"name": "vip_nodename", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kube-vip", "namespace": "kube-system"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "kube-vip",
+                    "image": versions.KUBE_VIP_IMAGE,
+                    "imagePullPolicy": "IfNotPresent",
+                    "args": ["manager"],
+                    "env": env_list,
+                    "securityContext": {
+                        "capabilities": {"add": ["NET_ADMIN", "NET_RAW"], "drop": ["ALL"]}
+                    },
+                    "volumeMounts": [
+                        {"name": "kubeconfig", "mountPath": "/etc/kubernetes/admin.conf"}
+                    ],
+                }
+            ],
+            "hostNetwork": True,
+            "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["kubernetes"]}],
+            "volumes": [{"name": "kubeconfig", "hostPath": {"path": kubeconfig_path}}],
+        },
+    }
+    return yaml.safe_dump(pod, sort_keys=False)

@@ -1,0 +1,93 @@
+"""Bash step scripts that prepare hosts and run kubeadm, bundled for `sudo bash -s` over SSH.
+
+Each step is `scripts/<step>.sh`; `scripts/common.sh` holds the helpers they share. The Python side
+sends `script_bundle(step, params)` as the STDIN of `sudo bash -s` (pulumi-command
+`remote.Command(stdin=...)`), so parameters, including secrets such as the bootstrap token and the
+certificate key, never appear on a command line.
+
+Bundle layout::
+
+    set -euo pipefail
+    {
+    export NAME='value'          # one line per parameter, shlex-quoted, sorted by name
+    <scripts/common.sh>
+    <scripts/<step>.sh>
+    } </dev/null
+
+The braces make bash read the whole bundle before running any of it (a truncated transfer runs
+nothing) and give the commands inside /dev/null as stdin, so no command can swallow the rest of the
+script from bash's stdin. Multi-line values (YAML) go in parameters whose name ends in ``_B64``,
+base64-encoded (see :func:`b64`).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
+
+_COMMON = "common"
+_PARAM_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# Names a parameter must not override: they change how bash or the scripts themselves behave.
+_RESERVED = frozenset(
+    {"PATH", "IFS", "HOME", "SHELL", "ENV", "BASH_ENV", "ROOT", "ML_STEP", "SHELLOPTS", "PS4"}
+)
+
+
+def step_names() -> tuple[str, ...]:
+    """The available steps: every `scripts/*.sh` except common.sh, sorted."""
+    return tuple(sorted(path.stem for path in SCRIPTS_DIR.glob("*.sh") if path.stem != _COMMON))
+
+
+def b64(text: str) -> str:
+    """Encode a multi-line value (a YAML document) for a ``*_B64`` parameter."""
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def _read(name: str) -> str:
+    text = (SCRIPTS_DIR / f"{name}.sh").read_text(encoding="utf-8")
+    return text if text.endswith("\n") else text + "\n"
+
+
+def script_bundle(step: str, params: Mapping[str, str]) -> str:
+    """The text to send as STDIN to `sudo bash -s` to run `step` with `params`.
+
+    Raises ValueError for an unknown step, a parameter name that is not ``^[A-Z][A-Z0-9_]*$`` (or
+    is reserved, like PATH or ROOT), a value that is not a string or contains a NUL byte, or a
+    ``*_B64`` value that is not valid base64.
+    """
+    if step not in step_names():
+        raise ValueError(f"unknown kubeadm step {step!r}; known: {', '.join(step_names())}")
+    exports: list[str] = []
+    for name in sorted(params):
+        value = params[name]
+        if not _PARAM_NAME.fullmatch(name):
+            raise ValueError(f"invalid parameter name {name!r}: must match ^[A-Z][A-Z0-9_]*$")
+        if name in _RESERVED or name.startswith("BASH"):
+            raise ValueError(f"parameter name {name!r} is reserved")
+        if not isinstance(value, str):
+            raise ValueError(f"parameter {name} must be a string, got {type(value).__name__}")
+        if "\0" in value:
+            raise ValueError(f"parameter {name} contains a NUL byte")
+        if name.endswith("_B64") and value:
+            try:
+                base64.b64decode(value, validate=True)
+            except ValueError as error:
+                raise ValueError(f"parameter {name} is not valid base64") from error
+        exports.append(f"export {name}={shlex.quote(value)}\n")
+    return "".join(
+        [
+            "set -euo pipefail\n",
+            "{\n",
+            *exports,
+            f"# ---- {_COMMON}.sh ----\n",
+            _read(_COMMON),
+            f"# ---- {step}.sh ----\n",
+            _read(step),
+            "} </dev/null\n",
+        ]
+    )
