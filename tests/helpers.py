@@ -6,6 +6,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from pulumi.runtime import rpc
+
 from automation.engine import Evaluation, StackSettings, evaluate, load_stack
 
 Config = dict[str, Any]
@@ -60,3 +62,14 @@ def lab_with_workers(count: int) -> Config:
         )
     config["baremetal"]["hosts"] = control_planes + workers
     return config
+
+
+def plain_text(value: Any) -> str:
+    """Every string of `value` that is not inside a secret: what a log or plain state shows."""
+    if rpc.is_rpc_secret(value):
+        return ""
+    if isinstance(value, dict):
+        return " ".join(plain_text(v) for v in value.values())
+    if isinstance(value, list):
+        return " ".join(plain_text(v) for v in value)
+    return str(value)

@@ -12,6 +12,7 @@ from automation.engine import (
     load_stack,
     secret_values,
 )
+from tests.helpers import plain_text
 
 SETTINGS = StackSettings({}, frozenset())
 
@@ -88,19 +89,6 @@ def test_committed_stacks_have_unique_urns_and_no_plain_secret():
         key = load_stack(stack).values["ml-platform:sshPrivateKey"]
         body = key.splitlines()[1]
         for registration in evaluation.registrations:
-            assert body not in _plain_text(registration.inputs), registration.urn
+            assert body not in plain_text(registration.inputs), registration.urn
         for export in evaluation.exports.values():
             assert body not in str(export.value) or export.secret
-
-
-def _plain_text(value) -> str:
-    """Every string of `value` that is not inside a secret."""
-    from pulumi.runtime import rpc
-
-    if rpc.is_rpc_secret(value):
-        return ""
-    if isinstance(value, dict):
-        return " ".join(_plain_text(v) for v in value.values())
-    if isinstance(value, list):
-        return " ".join(_plain_text(v) for v in value)
-    return str(value)
