@@ -207,16 +207,17 @@ apt_update() {
     if [[ $_ML_APT_UPDATED == true ]]; then
         return 0
     fi
-    DEBIAN_FRONTEND=noninteractive retry 5 5 apt-get "${APT_OPTIONS[@]}" update ||
+    DEBIAN_FRONTEND=noninteractive RETRY_TIMEOUT=900 retry 5 5 apt-get "${APT_OPTIONS[@]}" update ||
         die "apt-get update failed"
     _ML_APT_UPDATED=true
 }
 
-# apt_install <package[=version]>...
+# apt_install <package[=version]>... (each attempt may take up to 15 minutes: the dpkg lock wait
+# alone can be 5 minutes on a fresh cloud host running unattended-upgrades)
 apt_install() {
     apt_update
     log "installing $*"
-    DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a retry 5 5 apt-get "${APT_OPTIONS[@]}" \
+    DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a RETRY_TIMEOUT=900 retry 5 5 apt-get "${APT_OPTIONS[@]}" \
         install --no-install-recommends --allow-change-held-packages --allow-downgrades "$@" ||
         die "apt-get install $* failed"
 }

@@ -3,8 +3,13 @@
 # flannel's network set to the cluster's pod subnet. Runs on the first control plane.
 # Parameters: NODE_NAME, MANIFEST_URL, CALICO_VERSION, CANAL_PATCH_JSON (merge patch of the
 # canal-config ConfigMap, built by the program).
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR
 set -euo pipefail
+if ! declare -F fail >/dev/null; then
+    # shellcheck source=common.sh
+    . "$(dirname -- "${BASH_SOURCE[0]}")/common.sh"
+fi
+ML_STEP="install-canal"
 
 require_param MANIFEST_URL CALICO_VERSION CANAL_PATCH_JSON
 kubeconfig="${ROOT:-}/etc/kubernetes/admin.conf"

@@ -99,7 +99,10 @@ net.bridge.bridge-nf-call-iptables = 1
 net.bridge.bridge-nf-call-ip6tables = 1
 net.ipv4.ip_forward = 1
 SYSCTL
-    sysctl --system >/dev/null
+    # --system also loads the distribution's files; if one of those fails, ours must still apply.
+    sysctl --system >/dev/null ||
+        sysctl -p "${ROOT:-}/etc/sysctl.d/99-kubernetes.conf" >/dev/null ||
+        die "cannot apply /etc/sysctl.d/99-kubernetes.conf (is br_netfilter loaded?)"
 fi
 
 # ---- base packages and time sync -------------------------------------------------------------
