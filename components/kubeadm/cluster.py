@@ -9,7 +9,7 @@ and none of them grows with the number of workers.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -146,6 +146,25 @@ class KubeadmCluster(pulumi.ComponentResource):
             external_cloud_provider=self._external_cloud,
         )
 
+    def _document(
+        self,
+        host: Host,
+        build: Callable[[documents.NodeSettings, documents.ClusterSettings, str, str], str],
+    ) -> pulumi.Output[str]:
+        """A base64 kubeadm document for `host`, built once its name, address, the API
+        endpoint and the join secrets are known."""
+        return pulumi.Output.all(
+            host.node_name or host.name,
+            host.address,
+            self._args.inventory.api_endpoint,
+            self._secrets.token,
+            self._secrets.certificate_key,
+        ).apply(
+            lambda v: documents.b64(
+                build(self._node(host, v[0], v[1]), self._cluster_settings(v[2]), v[3], v[4])
+            )
+        )
+
     def _prepare(self, host: Host) -> command.remote.Command:
         version = self._args.kubernetes
         params = {
@@ -179,19 +198,7 @@ class KubeadmCluster(pulumi.ComponentResource):
         return files
 
     def _init(self, host: Host, prepared: command.remote.Command) -> command.remote.Command:
-        config = pulumi.Output.all(
-            host.node_name or host.name,
-            host.address,
-            self._args.inventory.api_endpoint,
-            self._secrets.token,
-            self._secrets.certificate_key,
-        ).apply(
-            lambda v: documents.b64(
-                documents.init_documents(
-                    self._node(host, v[0], v[1]), self._cluster_settings(v[2]), v[3], v[4]
-                )
-            )
-        )
+        config = self._document(host, documents.init_documents)
         params = {
             "NODE_NAME": host.name,
             "KUBEADM_CONFIG_B64": config,
@@ -205,22 +212,7 @@ class KubeadmCluster(pulumi.ComponentResource):
         return self._command("init", host, bundle("init", params), [prepared], secret=True)
 
     def _refresh_join(self, first: Host, init: command.remote.Command) -> command.remote.Command:
-        upload = pulumi.Output.all(
-            first.node_name or first.name,
-            first.address,
-            self._args.inventory.api_endpoint,
-            self._secrets.token,
-            self._secrets.certificate_key,
-        ).apply(
-            lambda v: documents.b64(
-                documents.dump_all(
-                    [
-                        documents.init_configuration(self._node(first, v[0], v[1]), v[3], v[4]),
-                        documents.cluster_configuration(self._cluster_settings(v[2])),
-                    ]
-                )
-            )
-        )
+        upload = self._document(first, documents.upload_certs_documents)
         params = {
             "NODE_NAME": first.name,
             "TOKEN_ID": self._secrets.token_id,
@@ -239,19 +231,7 @@ class KubeadmCluster(pulumi.ComponentResource):
         )
 
     def _join(self, host: Host, depends_on: Sequence[pulumi.Resource]) -> command.remote.Command:
-        config = pulumi.Output.all(
-            host.node_name or host.name,
-            host.address,
-            self._args.inventory.api_endpoint,
-            self._secrets.token,
-            self._secrets.certificate_key,
-        ).apply(
-            lambda v: documents.b64(
-                documents.join_documents(
-                    self._node(host, v[0], v[1]), self._cluster_settings(v[2]), v[3], v[4]
-                )
-            )
-        )
+        config = self._document(host, documents.join_documents)
         params: dict[str, pulumi.Input[str]] = {
             "NODE_NAME": host.name,
             "JOIN_CONFIG_B64": config,

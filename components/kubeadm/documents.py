@@ -201,6 +201,15 @@ def join_documents(
     )
 
 
+def upload_certs_documents(
+    node: NodeSettings, cluster: ClusterSettings, token: str, certificate_key: str
+) -> str:
+    """What `kubeadm init phase upload-certs --config` reads to re-upload the certificates."""
+    return dump_all(
+        [init_configuration(node, token, certificate_key), cluster_configuration(cluster)]
+    )
+
+
 def encryption_configuration(key_base64: str) -> str:
     """Secrets encrypted at rest with secretbox (XSalsa20-Poly1305), the strongest provider
     that needs no external KMS; identity last so data written before stays readable."""
