@@ -19,13 +19,10 @@ import pulumi_kubernetes as kubernetes
 from components import versions
 from components.kubeadm import documents
 from components.kubeadm.cni import Cni, CniArgs
-from components.kubeadm.scripts import script_bundle
+from components.kubeadm.scripts import RUN_FROM_STDIN, script_bundle
 from components.kubeadm.secrets import ClusterSecrets
 from stacks.config import KubernetesConfig
 from stacks.inventory import Host, Inventory
-
-# Run a step's bundle (parameters + script) from stdin as root: nothing on the command line.
-RUN_FROM_STDIN = "sudo bash -s"
 
 
 @dataclass(frozen=True)

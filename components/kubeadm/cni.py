@@ -10,7 +10,7 @@ import pulumi_command as command
 import pulumi_kubernetes as kubernetes
 
 from components import versions
-from components.kubeadm.scripts import script_bundle
+from components.kubeadm.scripts import RUN_FROM_STDIN, script_bundle
 from stacks.inventory import Host
 
 
@@ -77,7 +77,7 @@ class Cni(pulumi.ComponentResource):
             command.remote.Command(
                 f"{name}-canal",
                 connection=args.first_control_plane.connection,
-                create="sudo bash -s",
+                create=RUN_FROM_STDIN,
                 stdin=script_bundle("install-canal", params),
                 add_previous_output_in_env=False,
                 opts=pulumi.ResourceOptions(

@@ -91,3 +91,7 @@ def script_bundle(step: str, params: Mapping[str, str]) -> str:
             "} </dev/null\n",
         ]
     )
+
+
+# How a step's bundle runs on a host: as root, from stdin, so nothing is on the command line.
+RUN_FROM_STDIN = "sudo bash -s"

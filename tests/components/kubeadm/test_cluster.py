@@ -155,7 +155,7 @@ def test_removed_hosts_are_drained_then_reset(lab):
     cmds = commands(lab)
     drain = cmds["drain-gpu-05"]
     assert "create" not in drain.inputs or not drain.inputs["create"]
-    assert "drain-node" in drain.inputs["delete"] or "kubectl" in drain.inputs["delete"]
+    assert "kubectl" in drain.inputs["delete"] and "drain" in drain.inputs["delete"]
     assert cmds["join-gpu-05"].urn in drain.dependencies
     assert "kubeadm reset" in cmds["join-gpu-05"].inputs["delete"]
 
