@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.settings import ROOT
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from automation.mocks import MockProviders
+from components import yamltext
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "ml-platform"
@@ -127,7 +127,7 @@ def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> StackSettings:
             p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml")
         )
         raise FileNotFoundError(f"no stack file {path.name}; stacks here: {', '.join(known)}")
-    document = yaml.safe_load(path.read_text()) or {}
+    document = yamltext.load(path.read_text()) or {}
     # Secrets the project declares are set per machine with `pulumi config set --secret` and
     # may be absent from the committed stack file; offline they are placeholders either way.
     values = {key: placeholder(key) for key in declared_secrets(project_dir)}
@@ -142,7 +142,7 @@ def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> StackSettings:
 
 def declared_secrets(project_dir: Path = PROJECT_DIR) -> list[str]:
     """Full keys of the config that Pulumi.yaml declares `secret: true`."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    project = yamltext.load((project_dir / "Pulumi.yaml").read_text()) or {}
     declared = project.get("config") or {}
     return [
         key if ":" in key else f"{project.get('name', PROJECT)}:{key}"
@@ -184,6 +184,9 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
         # Registrations arrive on executor threads, concurrently.
         self._lock = threading.Lock()
         self._seen: set[str] = set()
+        self._stack_urn = ""
+        # The stack's outputs as the SDK sends them to the engine, secrets wrapped.
+        self.stack_outputs: dict[str, Any] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine qualifies a child's type with its parent's, except under the root stack.
@@ -194,6 +197,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
+            self._stack_urn = urn
             return resource_pb2.RegisterResourceResponse(urn=urn)
         sdk_mocks._ensure_event_loop()
         inputs = rpc.deserialize_properties(request.object)
@@ -225,6 +229,11 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
         response = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=response)
 
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        if request.urn == self._stack_urn:
+            self.stack_outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+        return super().RegisterResourceOutputs(request)
+
     @staticmethod
     def _record(urn: str, request: Any, inputs: dict[str, Any]) -> Registration:
         return Registration(
@@ -246,13 +255,34 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
         )
 
 
-def _resolve_exports() -> dict[str, Export]:
-    root = ROOT.get()
-    exports = {}
-    for name, value in (root.outputs if root else {}).items():
-        output = pulumi.Output.from_input(value)
-        exports[name] = Export(_sync_await(output.future()), _sync_await(output.is_secret()))
-    return exports
+def _run_program(program: Path) -> None:
+    """Run the program and register the stack's outputs, as the SDK's entry point does
+    (`run_in_stack`); the monitor records them from that registration. (Under `set_mocks`
+    the root stack registered its still empty outputs when it was made.)"""
+    try:
+        runpy.run_path(str(program), run_name="__main__")
+    finally:
+        root = ROOT.get()
+        if root is not None:
+            root.register_outputs(massage(root.outputs, []))
+
+
+def _exports(stack_outputs: Mapping[str, Any]) -> dict[str, Export]:
+    """The stack outputs the SDK registered, read from the wire rather than resolved again."""
+    return {
+        name: Export(_unwrap_secrets(value), secret_values(value))
+        for name, value in stack_outputs.items()
+    }
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return _unwrap_secrets(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
 
 
 def evaluate(
@@ -280,8 +310,8 @@ def _evaluate(stack: str, settings: StackSettings, preview: bool, program: Path)
     if str(program.parent) not in sys.path:
         sys.path.insert(0, str(program.parent))
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
-        evaluation.exports = _resolve_exports()
+        _sync_await(run_pulumi_func(lambda: _run_program(program)))
+        evaluation.exports = _exports(monitor.stack_outputs)
         if monitor.duplicates:
             raise DuplicateUrnError(f"duplicate resource URNs: {', '.join(monitor.duplicates)}")
     except Exception as error:

@@ -21,6 +21,7 @@ from components.kubeadm import documents
 from components.kubeadm.cni import Cni, CniArgs
 from components.kubeadm.scripts import RUN_FROM_STDIN, script_bundle
 from components.kubeadm.secrets import ClusterSecrets
+from components.outputs import with_resolved
 from stacks.config import KubernetesConfig
 from stacks.inventory import Host, Inventory
 
@@ -35,15 +36,18 @@ class KubeadmClusterArgs:
     vip_interface: str | None = None
 
 
-def bundle(step: str, params: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+def bundle(step: str, params: Mapping[str, pulumi.Input[str]]) -> pulumi.Input[str]:
     """The stdin text of a step; secret when any parameter is."""
-    return pulumi.Output.all(**params).apply(lambda values: script_bundle(step, values))
+    return with_resolved(params, lambda values: script_bundle(step, values))
 
 
-def inline(step: str, params: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+def inline(step: str, params: Mapping[str, pulumi.Input[str]]) -> pulumi.Input[str]:
     """A step as a `delete` command line, for steps whose parameters are not secret (pulumi
     passes no stdin to delete commands)."""
-    return bundle(step, params).apply(lambda text: f"sudo bash -c {shlex.quote(text)}")
+    text = bundle(step, params)
+    if isinstance(text, pulumi.Output):
+        return text.apply(lambda value: f"sudo bash -c {shlex.quote(value)}")
+    return f"sudo bash -c {shlex.quote(text)}"
 
 
 class KubeadmCluster(pulumi.ComponentResource):
@@ -150,16 +154,23 @@ class KubeadmCluster(pulumi.ComponentResource):
     ) -> pulumi.Output[str]:
         """A base64 kubeadm document for `host`, built once its name, address, the API
         endpoint and the join secrets are known."""
-        return pulumi.Output.all(
-            host.node_name or host.name,
-            host.address,
-            self._args.inventory.api_endpoint,
-            self._secrets.token,
-            self._secrets.certificate_key,
-        ).apply(
+        values = {
+            "name": host.node_name or host.name,
+            "address": host.address,
+            "endpoint": self._args.inventory.api_endpoint,
+            "token": self._secrets.token,
+            "certificate_key": self._secrets.certificate_key,
+        }
+        return with_resolved(
+            values,
             lambda v: documents.b64(
-                build(self._node(host, v[0], v[1]), self._cluster_settings(v[2]), v[3], v[4])
-            )
+                build(
+                    self._node(host, v["name"], v["address"]),
+                    self._cluster_settings(v["endpoint"]),
+                    v["token"],
+                    v["certificate_key"],
+                )
+            ),
         )
 
     def _prepare(self, host: Host) -> command.remote.Command:

@@ -10,9 +10,7 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import yaml
-
-from components import versions
+from components import versions, yamltext
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
@@ -178,7 +176,7 @@ def join_configuration(
 
 
 def dump_all(documents: Sequence[dict]) -> str:
-    return yaml.safe_dump_all(documents, sort_keys=False)
+    return yamltext.dump_all(documents)
 
 
 def init_documents(
@@ -226,7 +224,7 @@ def encryption_configuration(key_base64: str) -> str:
             }
         ],
     }
-    return yaml.safe_dump(document, sort_keys=False)
+    return yamltext.dump(document)
 
 
 def audit_policy() -> str:
@@ -253,7 +251,7 @@ def audit_policy() -> str:
             {"level": "Metadata"},
         ],
     }
-    return yaml.safe_dump(document, sort_keys=False)
+    return yamltext.dump(document)
 
 
 def kube_vip_pod(vip: str, interface: str, kubeconfig_path: str) -> str:
@@ -307,4 +305,4 @@ def kube_vip_pod(vip: str, interface: str, kubeconfig_path: str) -> str:
             "volumes": [{"name": "kubeconfig", "hostPath": {"path": kubeconfig_path}}],
         },
     }
-    return yaml.safe_dump(pod, sort_keys=False)
+    return yamltext.dump(pod)

@@ -23,6 +23,7 @@ base64-encoded (see :func:`b64`).
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import shlex
 from collections.abc import Mapping
@@ -38,6 +39,8 @@ _RESERVED = frozenset(
 )
 
 
+# The scripts are files of this checkout; read them once per process, not once per host.
+@functools.cache
 def step_names() -> tuple[str, ...]:
     """The available steps: every `scripts/*.sh` except common.sh, sorted."""
     return tuple(sorted(path.stem for path in SCRIPTS_DIR.glob("*.sh") if path.stem != _COMMON))
@@ -48,6 +51,7 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode("ascii")
 
 
+@functools.cache
 def _read(name: str) -> str:
     text = (SCRIPTS_DIR / f"{name}.sh").read_text(encoding="utf-8")
     return text if text.endswith("\n") else text + "\n"
