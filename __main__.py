@@ -3,6 +3,7 @@
 import pulumi
 
 from components.kubeadm.cluster import KubeadmCluster, KubeadmClusterArgs
+from components.platform.platform import MlPlatform, MlPlatformArgs
 from stacks import aws, baremetal
 from stacks.config import load_config
 from stacks.inventory import host_summary
@@ -19,6 +20,11 @@ cluster = KubeadmCluster(
         vip_interface=config.baremetal.vip_interface if config.baremetal else None,
     ),
 )
+platform = MlPlatform(
+    "platform",
+    MlPlatformArgs(config.platform, inventory, cluster_ready=cluster.cni),
+    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
+)
 
 pulumi.export("infrastructure", config.infrastructure)
 pulumi.export("kubernetesVersion", config.kubernetes.version)
@@ -27,3 +33,5 @@ pulumi.export(
 )
 pulumi.export("hosts", {host.name: host_summary(host) for host in inventory.hosts})
 pulumi.export("kubeconfig", cluster.kubeconfig)
+if platform.monitoring:
+    pulumi.export("grafanaAdminPassword", platform.monitoring.grafana_password.result)

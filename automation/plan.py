@@ -85,7 +85,11 @@ def render_text(evaluation: Evaluation) -> str:
         out.append(f"Hosts ({len(hosts)}):")
         by_roles = Counter(",".join(h["roles"]) for h in hosts.values())
         out += [f"  {count:>4} x {roles}" for roles, count in sorted(by_roles.items())]
-        out += [f"  {name:<12} {h['address']:<16} {_host_summary(h)}" for name, h in hosts.items()]
+        # Stack outputs are maps: the engine keeps no order, so hosts are listed by name.
+        out += [
+            f"  {name:<12} {h['address']:<16} {_host_summary(h)}"
+            for name, h in sorted(hosts.items())
+        ]
         out.append("")
     if document["countsByType"]:
         out.append("Resources by type:")
@@ -96,7 +100,7 @@ def render_text(evaluation: Evaluation) -> str:
         out += ["  " + line for line in tree_lines(evaluation)]
         out.append("")
     out.append("Exports:")
-    for name, value in exports.items():
+    for name, value in sorted(exports.items()):
         if name == "hosts":
             value = f"{len(hosts)} hosts (listed above)"
         shown = value if isinstance(value, str) else json.dumps(value)

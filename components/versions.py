@@ -55,3 +55,73 @@ CALICO_CHART_REPO = "https://docs.tigera.io/calico/charts"
 CANAL_MANIFEST_URL = (
     f"https://raw.githubusercontent.com/projectcalico/calico/{CALICO_VERSION}/manifests/canal.yaml"
 )
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    """A chart pinned to one version; `repo` is empty for an OCI reference in `chart`."""
+
+    chart: str
+    version: str
+    repo: str = ""
+
+
+# Platform add-ons (checked against the charts' own repositories, August 2026). Every values
+# key the program sets is checked against the pinned chart's values.yaml in
+# tests/fixtures/chart_values/<chart>.keys; regenerate that file with tools/chart_keys.py
+# whenever a version here moves.
+METALLB = HelmChart("metallb", "0.16.1", "https://metallb.github.io/metallb")
+AWS_CLOUD_CONTROLLER_MANAGER = HelmChart(
+    "aws-cloud-controller-manager", "0.0.11", "https://kubernetes.github.io/cloud-provider-aws"
+)
+# The chart's default image is v1.35.0; v1.36.1 is the only published 1.36 build.
+AWS_CLOUD_CONTROLLER_MANAGER_IMAGE_TAG = "v1.36.1"
+TRAEFIK = HelmChart("traefik", "41.3.0", "https://traefik.github.io/charts")
+CERT_MANAGER = HelmChart("cert-manager", "v1.21.1", "https://charts.jetstack.io")
+KUBELET_CSR_APPROVER = HelmChart(
+    "kubelet-csr-approver", "1.2.14", "https://postfinance.github.io/kubelet-csr-approver"
+)
+ROOK_CEPH = HelmChart("rook-ceph", "v1.20.6", "https://charts.rook.io/release")
+ROOK_CEPH_CLUSTER = HelmChart("rook-ceph-cluster", "v1.20.6", "https://charts.rook.io/release")
+# Rook 1.20 no longer deploys the CSI drivers; this chart (from ceph-csi-operator) does.
+CEPH_CSI_DRIVERS = HelmChart(
+    "ceph-csi-drivers", "1.0.4", "https://ceph.github.io/ceph-csi-operator"
+)
+CEPH_IMAGE_REPOSITORY = "quay.io/ceph/ceph"
+CEPH_IMAGE_TAG = "v20.2.4"
+AWS_EBS_CSI_DRIVER = HelmChart(
+    "aws-ebs-csi-driver", "2.64.0", "https://kubernetes-sigs.github.io/aws-ebs-csi-driver"
+)
+AWS_EFS_CSI_DRIVER = HelmChart(
+    "aws-efs-csi-driver", "4.4.1", "https://kubernetes-sigs.github.io/aws-efs-csi-driver"
+)
+GPU_OPERATOR = HelmChart("gpu-operator", "v26.7.0", "https://helm.ngc.nvidia.com/nvidia")
+PROMETHEUS_OPERATOR_CRDS = HelmChart(
+    "prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts"
+)
+KUBE_PROMETHEUS_STACK = HelmChart(
+    "oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack", "88.5.3"
+)
+METRICS_SERVER = HelmChart(
+    "metrics-server", "3.13.1", "https://kubernetes-sigs.github.io/metrics-server/"
+)
+VERTICAL_POD_AUTOSCALER = HelmChart(
+    "vertical-pod-autoscaler", "0.11.0", "https://kubernetes.github.io/autoscaler"
+)
+
+# Grafana dashboards, fetched by Grafana at start from tags (grafana.com revisions unpinned).
+GRAFANA_DASHBOARDS: dict[str, dict[str, str]] = {
+    "gpu": {
+        "nvidia-dcgm-exporter": "https://raw.githubusercontent.com/NVIDIA/dcgm-exporter/"
+        "4.5.3-4.8.2/grafana/dcgm-exporter-dashboard.json",
+    },
+    "ceph": {
+        name: f"https://raw.githubusercontent.com/rook/rook/v1.20.6/deploy/examples/monitoring/"
+        f"grafana/{file}"
+        for name, file in (
+            ("ceph-cluster", "Ceph%20Cluster%20Dashboard.json"),
+            ("ceph-osd", "Ceph%20OSD%20Single%20Dashboard.json"),
+            ("ceph-pools", "Ceph%20Pools%20Dashboard.json"),
+        )
+    },
+}

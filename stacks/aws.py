@@ -116,6 +116,8 @@ def build_inventory(config: PlatformConfig) -> Inventory:
         hosts=inventory_hosts,
         api_endpoint=api.dns_name,
         shared_filesystem_id=storage.file_system.id,
+        node_network=str(cfg.vpc_cidr),
+        region=cfg.region,
         # Nodes in private subnets reach package mirrors only once NAT routes exist.
         ready=tuple(network.nat_gateways),
     )

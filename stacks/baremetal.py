@@ -33,4 +33,6 @@ def build_inventory(config: PlatformConfig) -> Inventory:
         infrastructure="baremetal",
         hosts=hosts,
         api_endpoint=str(bm.control_plane_vip),
+        node_network=str(bm.host_network),
+        load_balancer_addresses=str(bm.load_balancer_addresses),
     )

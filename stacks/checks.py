@@ -104,7 +104,7 @@ def aws_networks(top: Fields, k8s: KubernetesConfig, aws: AwsConfigType) -> None
 
 def baremetal_networks(top: Fields, k8s: KubernetesConfig, bm: BaremetalConfig) -> None:
     networks = _k8s_networks(top, k8s)
-    _overlaps(top, networks)
+    _overlaps(top, {f"{top.key('baremetal')}.hostNetwork": bm.host_network, **networks})
     bm_key = top.key("baremetal")
     pool = bm.load_balancer_addresses
     pool_key = f"{bm_key}.loadBalancerAddresses"
@@ -129,10 +129,11 @@ def baremetal_networks(top: Fields, k8s: KubernetesConfig, bm: BaremetalConfig) 
 
 
 def baremetal_addresses(top: Fields, bm: BaremetalConfig) -> None:
-    """The VIP and the MetalLB pool against each other and the hosts."""
+    """The VIP and the MetalLB pool against each other, the hosts and the hosts' network."""
     bm_key = top.key("baremetal")
     pool, vip = bm.load_balancer_addresses, bm.control_plane_vip
     pool_key, vip_key = f"{bm_key}.loadBalancerAddresses", f"{bm_key}.controlPlaneVip"
+    _inside_host_network(top, bm)
     if vip in pool:
         top.problems.add(
             vip_key, str(vip), f"lies inside the MetalLB pool {pool}",
@@ -188,6 +189,13 @@ def platform_needs(top: Fields, platform: AddonsConfig, gpu_hosts: int, storage_
             f"{key}.mlflow.objectStore", "s3", "the s3 store is an AWS bucket",
             "use ceph-rgw or minio on bare metal",
         )  # fmt: skip
+    monitoring = platform.monitoring
+    if monitoring.enabled and platform.storage == "none" and not monitoring.storage_class:
+        top.problems.add(
+            f"{key}.monitoring.storageClass", None,
+            "Prometheus and Grafana need volumes, but storage.provider is none and no class is named",
+            "name an existing StorageClass in monitoring.storageClass, or choose a storage provider",
+        )  # fmt: skip
 
 
 def tenant_names(tenants: Fields, members: Iterable[Any]) -> None:
@@ -221,4 +229,29 @@ def tenant_capacity(
                 f"1/{course.notebook_gpu_fraction}",
                 f"a GPU is shared by at most {replicas} (platform.gpu.timeSlicing.replicas)",
                 f"raise timeSlicing.replicas to {course.notebook_gpu_fraction} or use 1/{replicas}",
+            )  # fmt: skip
+
+
+def _inside_host_network(top: Fields, bm: BaremetalConfig) -> None:
+    """ARP (kube-vip, MetalLB L2) answers only on the hosts' own segment: an address outside
+    it is never reached."""
+    bm_key, network = top.key("baremetal"), bm.host_network
+    pool = bm.load_balancer_addresses
+    fix = f"use addresses inside hostNetwork ({network}), or correct hostNetwork"
+    if pool.first not in network or pool.last not in network:
+        top.problems.add(
+            f"{bm_key}.loadBalancerAddresses", str(pool),
+            f"is not inside the hosts' network {network}: MetalLB's ARP answers would reach no one",
+            fix,
+        )  # fmt: skip
+    if bm.control_plane_vip not in network:
+        top.problems.add(
+            f"{bm_key}.controlPlaneVip", str(bm.control_plane_vip),
+            f"is not inside the hosts' network {network}", fix,
+        )  # fmt: skip
+    for index, host in enumerate(bm.hosts):
+        if host.address not in network:
+            top.problems.add(
+                f"{bm_key}.hosts[{index}].address", str(host.address),
+                f"host {host.name} is not inside the hosts' network {network}", fix,
             )  # fmt: skip

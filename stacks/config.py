@@ -93,6 +93,8 @@ class BaremetalConfig:
     control_plane_vip: ipaddress.IPv4Address
     # The control planes' network interface on which kube-vip announces the VIP by ARP.
     vip_interface: str
+    # The hosts' own network: host addresses, the VIP and the MetalLB pool all lie in it.
+    host_network: ipaddress.IPv4Network
     load_balancer_addresses: AddressRange
     hosts: tuple[HostConfig, ...]
     bastion: Bastion | None = None
@@ -128,11 +130,31 @@ class GpuSettings:
 
 
 @dataclass(frozen=True)
+class CertificateSettings:
+    issuer: str  # self-signed | acme
+    acme_email: str | None
+    acme_server: str
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    enabled: bool
+    retention: str  # a Prometheus duration, e.g. 15d
+    volume_size: str  # a Kubernetes quantity, e.g. 50Gi
+    # None: the cluster's default StorageClass.
+    storage_class: str | None
+
+
+@dataclass(frozen=True)
 class AddonsConfig:
     domain: str
     gpu: GpuSettings
     storage: str
     object_store: str
+    ingress_replicas: int
+    certificates: CertificateSettings
+    monitoring: MonitoringSettings
+    vpa_mode: str  # recommend | auto | off
 
 
 @dataclass(frozen=True)
@@ -337,8 +359,8 @@ def _gpu(fields: Fields, name: str) -> GpuSpec | None:
 
 def _baremetal(top: Fields) -> BaremetalConfig | None:
     known = (
-        "sshUser", "sshPort", "controlPlaneVip", "vipInterface", "loadBalancerAddresses",
-        "bastion", "hosts",
+        "sshUser", "sshPort", "controlPlaneVip", "vipInterface", "hostNetwork",
+        "loadBalancerAddresses", "bastion", "hosts",
     )  # fmt: skip
     bm = top.section("baremetal", known, required=True)
     if bm is None:
@@ -348,6 +370,7 @@ def _baremetal(top: Fields) -> BaremetalConfig | None:
         "ssh_port": bm.integer("sshPort", 22, minimum=1),
         "control_plane_vip": bm.ip("controlPlaneVip"),
         "vip_interface": bm.string("vipInterface"),
+        "host_network": bm.network("hostNetwork"),
         "load_balancer_addresses": _address_range(bm, "loadBalancerAddresses"),
         "hosts": _hosts(bm),
     }
@@ -492,10 +515,60 @@ def _total_gpus(baremetal: BaremetalConfig | None, aws: AwsConfig | None) -> int
     return 0
 
 
+PLATFORM_KEYS = (
+    "domain", "gpu", "storage", "mlflow", "ingress", "certificates", "monitoring", "autoscaling",
+)  # fmt: skip
+# Prometheus' duration syntax (units largest first), e.g. 15d, 2w, 1d12h.
+PROMETHEUS_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
+BINARY_QUANTITY = re.compile(r"^[1-9]\d*(Mi|Gi|Ti)$")
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+def _certificates(platform: Fields) -> CertificateSettings | None:
+    certs = platform.section("certificates", ("issuer", "acmeEmail", "acmeServer"))
+    if certs is None:
+        return None
+    issuer = certs.choice("issuer", ("self-signed", "acme"), "self-signed")
+    email = certs.string("acmeEmail", None)
+    server = certs.string("acmeServer", LETS_ENCRYPT)
+    if issuer == "acme" and not email:
+        certs.bad(
+            "acmeEmail", "is required with issuer acme", "set the address the CA may write to"
+        )
+        return None
+    if server is not None and not server.startswith("https://"):
+        certs.bad("acmeServer", "must be an https:// URL", f"e.g. {LETS_ENCRYPT}")
+        return None
+    return None if None in (issuer, server) else CertificateSettings(issuer, email, server)
+
+
+def _monitoring(platform: Fields) -> MonitoringSettings | None:
+    known = ("enabled", "retention", "volumeSize", "storageClass")
+    monitoring = platform.section("monitoring", known)
+    if monitoring is None:
+        return None
+    retention = monitoring.string("retention", "15d")
+    if retention is not None and not (retention and PROMETHEUS_DURATION.match(retention)):
+        monitoring.bad(
+            "retention",
+            "is not a Prometheus duration",
+            "write it like 15d, 2w or 36h (units y w d h m s ms)",
+        )
+        retention = None
+    size = monitoring.string("volumeSize", "50Gi")
+    if size is not None and not BINARY_QUANTITY.match(size):
+        monitoring.bad("volumeSize", "is not a size in Mi, Gi or Ti", "write it like 50Gi")
+        size = None
+    fields = (monitoring.boolean("enabled", True), retention, size)
+    if None in fields:
+        return None
+    return MonitoringSettings(*fields, storage_class=monitoring.string("storageClass", None))
+
+
 def _addons(
     top: Fields, infrastructure: str | None, k8s: KubernetesConfig | None, gpu_hosts: int
 ) -> AddonsConfig | None:
-    platform = top.section("platform", ("domain", "gpu", "storage", "mlflow"))
+    platform = top.section("platform", PLATFORM_KEYS)
     if platform is None:
         return None
     on_aws = infrastructure == "aws"
@@ -504,7 +577,9 @@ def _addons(
     gpu = platform.section("gpu", ("enabled", "driver", "timeSlicing", "mig"))
     storage = platform.section("storage", ("provider",))
     mlflow = platform.section("mlflow", ("objectStore",))
-    if gpu is None or storage is None or mlflow is None:
+    ingress = platform.section("ingress", ("replicas",))
+    autoscaling = platform.section("autoscaling", ("vpa",))
+    if None in (gpu, storage, mlflow, ingress, autoscaling):
         return None
     time_slicing = gpu.section("timeSlicing", ("replicas",))
     settings = GpuSettings(
@@ -524,6 +599,11 @@ def _addons(
         "object_store": mlflow.choice(
             "objectStore", ("ceph-rgw", "s3", "minio"), "s3" if on_aws else "ceph-rgw"
         ),
+        "ingress_replicas": ingress.integer("replicas", 2, minimum=1),
+        "certificates": _certificates(platform),
+        "monitoring": _monitoring(platform),
+        # Recommendations only by default: `auto` lets the updater evict pods to resize them.
+        "vpa_mode": autoscaling.choice("vpa", ("recommend", "auto", "off"), "recommend"),
     }
     if None in fields.values() or None in vars(settings).values():
         return None

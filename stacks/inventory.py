@@ -76,6 +76,11 @@ class Inventory:
     # DNS name or address that clients and joining nodes use for the API server.
     api_endpoint: pulumi.Input[str]
     api_port: int = API_SERVER_PORT
+    # The network the nodes' addresses come from (the lab segment, the VPC).
+    node_network: str = ""
+    # MetalLB's pool, `first-last` (bare metal only; AWS load balancers come from the CCM).
+    load_balancer_addresses: str | None = None
+    region: str | None = None
     # EFS file system for ReadWriteMany volumes (aws only).
     shared_filesystem_id: pulumi.Input[str] | None = None
     # Resources the hosts depend on beyond their addresses (routes, NAT) before SSH works.

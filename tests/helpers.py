@@ -43,24 +43,36 @@ def evaluate_changed(stack: str, change: Callable[[Config], Any]) -> Evaluation:
     return evaluate_config(stack, config)
 
 
+# Free addresses on the lab's /24 between the last worker (.140) and the MetalLB pool (.200).
+FREE_ON_LAB_SEGMENT = 59
+
+
 def lab_with_workers(count: int) -> Config:
     """The lab stack with `count` GPU workers: the committed ones first, then more added the
-    way a user appends hosts (192.168.11.x onwards)."""
+    way a user appends hosts: the free addresses of 192.168.10.0/24 first, then the next /24s
+    (the host network then widens to a /21)."""
     config = stack_config("lab")
     hosts = config["baremetal"]["hosts"]
     control_planes = [h for h in hosts if "control-plane" in h["roles"]]
     workers = [h for h in hosts if "control-plane" not in h["roles"]][:count]
     for n in range(len(workers), count):
         extra = n - 40
+        if extra < FREE_ON_LAB_SEGMENT:
+            address = f"192.168.10.{141 + extra}"
+        else:
+            beyond = extra - FREE_ON_LAB_SEGMENT
+            address = f"192.168.{11 + beyond // 250}.{beyond % 250 + 1}"
         workers.append(
             {
                 "name": f"gpu-{n + 1:03d}",
-                "address": f"192.168.{11 + extra // 250}.{extra % 250 + 1}",
+                "address": address,
                 "roles": ["worker"],
                 "gpu": {"model": "rtx-4090", "count": 1},
             }
         )
     config["baremetal"]["hosts"] = control_planes + workers
+    if count > 40 + FREE_ON_LAB_SEGMENT:
+        config["baremetal"]["hostNetwork"] = "192.168.8.0/21"
     return config
 
 

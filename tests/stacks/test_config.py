@@ -78,6 +78,14 @@ LAB_CASES = [
     ("replicas-below-one", set_in("platform.gpu.timeSlicing.replicas", 0), "ml-platform:platform.gpu.timeSlicing.replicas", "at least 1"),
     ("pool-backwards", set_in("baremetal.loadBalancerAddresses", "192.168.10.220-192.168.10.200"), "ml-platform:baremetal.loadBalancerAddresses", "ends before it starts"),
     ("aws-section-on-lab", set_in("aws", {"region": "us-east-1"}), "ml-platform:aws", "infrastructure is baremetal"),
+    ("pool-outside-host-network", set_in("baremetal.loadBalancerAddresses", "192.168.20.200-192.168.20.220"), "ml-platform:baremetal.loadBalancerAddresses", "not inside the hosts' network 192.168.10.0/24"),
+    ("host-outside-host-network", lambda c: hosts(c)[7].update(address="192.168.11.7"), "ml-platform:baremetal.hosts[7].address", "not inside the hosts' network"),
+    ("host-network-missing", lambda c: c["baremetal"].pop("hostNetwork"), "ml-platform:baremetal.hostNetwork", "is required"),
+    ("retention-not-duration", set_in("platform.monitoring.retention", "15 days"), "ml-platform:platform.monitoring.retention", "not a Prometheus duration"),
+    ("volume-not-size", set_in("platform.monitoring.volumeSize", "50GB"), "ml-platform:platform.monitoring.volumeSize", "not a size"),
+    ("monitoring-without-storage", set_in("platform.storage.provider", "none"), "ml-platform:platform.monitoring.storageClass", "need volumes"),
+    ("acme-without-email", set_in("platform.certificates.issuer", "acme"), "ml-platform:platform.certificates.acmeEmail", "required with issuer acme"),
+    ("unknown-vpa-mode", set_in("platform.autoscaling.vpa", "recommendation"), "ml-platform:platform.autoscaling.vpa", "did you mean 'recommend'"),
     ("too-many-dedicated-gpus", lambda c: c["tenants"]["faculty"][0].update(dedicatedGpus=41), "ml-platform:tenants.faculty", "the hosts have 40"),
 ]  # fmt: skip
 

@@ -1,0 +1,147 @@
+"""Certificates: cert-manager with the platform's ClusterIssuer, and the approver of kubelet
+serving certificates (kubeadm's kubelets ask for them with serverTLSBootstrap, so that
+metrics-server and `kubectl logs` verify kubelets over TLS)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components import versions
+from components.platform.release import BASELINE, namespace, release
+from stacks.config import CertificateSettings
+
+# What Ingresses and other certificates name: `cert-manager.io/cluster-issuer: platform`.
+CLUSTER_ISSUER = "platform"
+ROOT_CA_SECRET = "platform-root-ca"
+
+
+@dataclass(frozen=True)
+class CertManagerArgs:
+    settings: CertificateSettings
+    ingress_class: str
+    depends_on: Sequence[pulumi.Resource]
+
+
+def cert_manager_values() -> dict[str, Any]:
+    return {
+        "crds": {"enabled": True, "keep": True},
+        "replicaCount": 2,
+        "podDisruptionBudget": {"enabled": True},
+        "webhook": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True}},
+        "cainjector": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True}},
+        # Keeps the certificate's own namespace label on its metrics (alerts name it).
+        "prometheus": {"servicemonitor": {"enabled": True, "honorLabels": True}},
+        # The post-install hook that waits for the webhook; issuers come after it.
+        "startupapicheck": {"enabled": True, "timeout": "5m"},
+    }
+
+
+def issuer_specs(settings: CertificateSettings, ingress_class: str) -> dict[str, dict]:
+    """ClusterIssuer and Certificate specs by resource name: a self-signed root CA behind the
+    `platform` issuer, or an ACME account solving HTTP-01 through the ingress."""
+    if settings.issuer == "acme":
+        return {
+            CLUSTER_ISSUER: {
+                "acme": {
+                    "server": settings.acme_server,
+                    "email": settings.acme_email,
+                    "privateKeySecretRef": {"name": "platform-acme-account"},
+                    "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class}}}],
+                }
+            }
+        }
+    return {
+        "selfsigned": {"selfSigned": {}},
+        ROOT_CA_SECRET: {
+            "isCA": True,
+            "commonName": "ml-platform root CA",
+            "secretName": ROOT_CA_SECRET,
+            "duration": "87600h",
+            "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "issuerRef": {
+                "name": "selfsigned",
+                "kind": "ClusterIssuer",
+                "group": "cert-manager.io",
+            },
+        },
+        CLUSTER_ISSUER: {"ca": {"secretName": ROOT_CA_SECRET}},
+    }
+
+
+class CertManager(pulumi.ComponentResource):
+    NAMESPACE = "cert-manager"
+
+    def __init__(
+        self, name: str, args: CertManagerArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ml-platform:platform:CertManager", name, None, opts)
+        ns = namespace(self.NAMESPACE, BASELINE, self, args.depends_on)
+        self.release = release(
+            "cert-manager", versions.CERT_MANAGER, ns, cert_manager_values(), self
+        )
+        previous: pulumi.Resource = self.release
+        # Each object waits for the one it names: the CA certificate for the self-signed
+        # issuer, the CA issuer for the certificate's secret.
+        for object_name, spec in issuer_specs(args.settings, args.ingress_class).items():
+            is_certificate = "issuerRef" in spec
+            previous = kubernetes.apiextensions.CustomResource(
+                f"{name}-{object_name}",
+                api_version="cert-manager.io/v1",
+                kind="Certificate" if is_certificate else "ClusterIssuer",
+                metadata={"name": object_name, "namespace": self.NAMESPACE}
+                if is_certificate
+                else {"name": object_name},
+                spec=spec,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
+            )
+        self.issuer = previous
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class CsrApproverArgs:
+    # Node names the approver accepts, and the addresses their certificates may carry.
+    node_name_regex: str
+    node_network: str
+    # Lab node names are not in DNS; on AWS they resolve to the node's own address.
+    bypass_dns_resolution: bool
+    depends_on: Sequence[pulumi.Resource]
+
+
+def csr_approver_values(args: CsrApproverArgs) -> dict[str, Any]:
+    return {
+        "providerRegex": args.node_name_regex,
+        "providerIpPrefixes": [args.node_network],
+        "bypassDnsResolution": args.bypass_dns_resolution,
+        "maxExpirationSeconds": "31622400",  # 366 days, as kubelet asks
+        "replicas": 2,
+        "tolerations": [
+            {
+                "key": "node-role.kubernetes.io/control-plane",
+                "operator": "Exists",
+                "effect": "NoSchedule",
+            }
+        ],
+        "metrics": {"serviceMonitor": {"enabled": True}},
+    }
+
+
+class KubeletCsrApprover(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: CsrApproverArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ml-platform:platform:KubeletCsrApprover", name, None, opts)
+        self.release = release(
+            "kubelet-csr-approver",
+            versions.KUBELET_CSR_APPROVER,
+            "kube-system",
+            csr_approver_values(args),
+            self,
+            depends_on=args.depends_on,
+        )
+        self.register_outputs({})

@@ -1,0 +1,106 @@
+"""The NVIDIA GPU operator: device plugin with time-slicing, container toolkit, DCGM exporter,
+node feature discovery, and the driver where the config says the operator manages it.
+
+The lab's RTX 4090 is a GeForce card, not on NVIDIA's supported list for the operator; it
+works for scheduling and basic telemetry, but DCGM's profiling fields (DCGM_FI_PROF_*, e.g.
+tensor-core activity) are datacenter-only and stay absent (see the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components import versions, yamltext
+from components.platform.release import PRIVILEGED, namespace, release
+from stacks.config import GpuSettings
+
+DEVICE_PLUGIN_CONFIG = "time-slicing-config"
+
+
+@dataclass(frozen=True)
+class GpuOperatorArgs:
+    settings: GpuSettings
+    # The ServiceMonitor CRD: the operator creates dcgm-exporter's ServiceMonitor only if
+    # the CRD exists when it reconciles, and does not look again.
+    depends_on: Sequence[pulumi.Resource]
+
+
+def time_slicing_config(replicas: int) -> str:
+    """The device plugin's config: each GPU advertised as `replicas` nvidia.com/gpu."""
+    return yamltext.dump(
+        {
+            "version": "v1",
+            "flags": {"migStrategy": "none"},
+            "sharing": {
+                "timeSlicing": {
+                    "renameByDefault": False,
+                    # A pod asking for two slices would get two slices of one GPU.
+                    "failRequestsGreaterThanOne": True,
+                    "resources": [{"name": "nvidia.com/gpu", "replicas": replicas}],
+                }
+            },
+        }
+    )
+
+
+def gpu_operator_values(settings: GpuSettings) -> dict[str, Any]:
+    managed = settings.driver == "managed"
+    values: dict[str, Any] = {
+        "driver": {"enabled": managed},
+        # The toolkit stays operator-managed when only the driver is preinstalled (NVIDIA's
+        # "pre-installed drivers" case); with CDI it does not make nvidia the default runtime.
+        "toolkit": {"enabled": True},
+        "cdi": {"enabled": True},
+        "nfd": {"enabled": True},
+        "mig": {"strategy": "single" if settings.mig else "none"},
+        "migManager": {"enabled": settings.mig},
+        "dcgmExporter": {
+            "enabled": True,
+            "serviceMonitor": {
+                "enabled": True,
+                "interval": "15s",
+                # The node name on every GPU series; alerts and dashboards group by it.
+                "relabelings": [
+                    {
+                        "sourceLabels": ["__meta_kubernetes_pod_node_name"],
+                        "targetLabel": "node",
+                        "action": "replace",
+                    }
+                ],
+            },
+        },
+    }
+    if settings.time_slicing_replicas > 1:
+        values["devicePlugin"] = {
+            "config": {
+                "create": True,
+                "name": DEVICE_PLUGIN_CONFIG,
+                "default": "any",
+                "data": {"any": time_slicing_config(settings.time_slicing_replicas)},
+            }
+        }
+    return values
+
+
+class GpuOperator(pulumi.ComponentResource):
+    NAMESPACE = "gpu-operator"
+
+    def __init__(
+        self, name: str, args: GpuOperatorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ml-platform:platform:GpuOperator", name, None, opts)
+        ns = namespace(self.NAMESPACE, PRIVILEGED, self, args.depends_on)
+        self.release = release(
+            "gpu-operator",
+            versions.GPU_OPERATOR,
+            ns,
+            gpu_operator_values(args.settings),
+            self,
+            # A managed driver is compiled on each node at first install.
+            timeout_seconds=1800,
+        )
+        self.register_outputs({})

@@ -1,0 +1,71 @@
+"""Traefik, the ingress controller and the platform's default IngressClass (ingress-nginx is
+retired). Its LoadBalancer Service gets an address from MetalLB or an NLB from the AWS CCM."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components import versions
+from components.platform.release import BASELINE, namespace, release
+
+INGRESS_CLASS = "traefik"
+
+
+@dataclass(frozen=True)
+class TraefikArgs:
+    replicas: int
+    on_aws: bool
+    depends_on: Sequence[pulumi.Resource]
+
+
+def traefik_values(args: TraefikArgs) -> dict[str, Any]:
+    annotations = (
+        # An internet-facing NLB made by the AWS cloud controller manager.
+        {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"} if args.on_aws else {}
+    )
+    return {
+        "deployment": {"replicas": args.replicas},
+        "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+        "ingressClass": {"enabled": True, "isDefaultClass": True, "name": INGRESS_CLASS},
+        "providers": {
+            "kubernetesIngress": {"enabled": True, "publishedService": {"enabled": True}},
+            "kubernetesCRD": {"enabled": True},
+        },
+        "ports": {
+            "web": {
+                # cert-manager's HTTP-01 challenges must not be redirected to HTTPS.
+                "allowACMEByPass": True,
+                "http": {
+                    "redirections": {
+                        "entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}
+                    }
+                },
+            }
+        },
+        "service": {"spec": {"type": "LoadBalancer"}, "annotations": annotations},
+        "metrics": {
+            "prometheus": {
+                "service": {"enabled": True},
+                "serviceMonitor": {"enabled": True},
+                # Helm renders before the API lists ServiceMonitor in its discovery cache.
+                "disableAPICheck": True,
+            }
+        },
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+    }
+
+
+class Traefik(pulumi.ComponentResource):
+    NAMESPACE = "traefik"
+
+    def __init__(
+        self, name: str, args: TraefikArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ml-platform:platform:Traefik", name, None, opts)
+        ns = namespace(self.NAMESPACE, BASELINE, self, args.depends_on)
+        self.release = release("traefik", versions.TRAEFIK, ns, traefik_values(args), self)
+        self.register_outputs({})

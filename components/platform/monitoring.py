@@ -1,0 +1,231 @@
+"""Monitoring: the Prometheus Operator CRDs first (everything with a ServiceMonitor or a
+PrometheusRule waits for them, not for Prometheus), then kube-prometheus-stack with a
+generated Grafana password, GPU and Ceph dashboards, and the alerts its defaults lack.
+
+Its default rules already alert on nodes not ready (KubeNodeNotReady), etcd (etcdNoLeader,
+etcdMembersDown, ...) and kubelet and client certificate expiry; the program adds GPU XID
+errors, unhealthy or hot GPUs, and cert-manager certificates close to expiry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+import pulumi_random as random
+
+from components import versions
+from components.platform.release import PRIVILEGED, namespace, release
+from stacks.config import MonitoringSettings
+
+NAMESPACE = "monitoring"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+# XIDs the DCGM exporter's table names as hardware faults (ECC, row remap, off the bus, GSP).
+HARDWARE_XIDS = "48|63|64|74|79|92|94|95|119|120|140"
+
+
+class PrometheusCrds(pulumi.ComponentResource):
+    """The monitoring.coreos.com CRDs in their own release: templates, so upgraded with it
+    (a chart's crds/ directory is installed once and never upgraded)."""
+
+    def __init__(
+        self,
+        name: str,
+        depends_on: Sequence[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("ml-platform:platform:PrometheusCrds", name, None, opts)
+        self.release = release(
+            "prometheus-operator-crds",
+            versions.PROMETHEUS_OPERATOR_CRDS,
+            "kube-system",
+            {},
+            self,
+            depends_on=depends_on,
+        )
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    settings: MonitoringSettings
+    ceph_dashboards: bool
+    gpu_dashboards: bool
+    # The CRDs and the default StorageClass Prometheus' volume comes from.
+    depends_on: Sequence[pulumi.Resource]
+
+
+def _volume(size: str, storage_class: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    }
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"volumeClaimTemplate": {"spec": spec}}
+
+
+def _dashboards(args: MonitoringArgs) -> dict[str, Any]:
+    folders = [
+        f for f, wanted in (("gpu", args.gpu_dashboards), ("ceph", args.ceph_dashboards)) if wanted
+    ]
+    providers = [
+        {
+            "name": folder,
+            "orgId": 1,
+            "folder": folder.upper(),
+            "type": "file",
+            "disableDeletion": True,
+            "options": {"path": f"/var/lib/grafana/dashboards/{folder}"},
+        }
+        for folder in folders
+    ]
+    return {
+        "dashboardProviders": {
+            "dashboardproviders.yaml": {"apiVersion": 1, "providers": providers}
+        },
+        "dashboards": {
+            folder: {
+                name: {"url": url, "datasource": "Prometheus"}
+                for name, url in versions.GRAFANA_DASHBOARDS[folder].items()
+            }
+            for folder in folders
+        },
+    }
+
+
+def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
+    settings = args.settings
+    grafana: dict[str, Any] = {
+        "enabled": True,
+        "admin": {
+            "existingSecret": GRAFANA_ADMIN_SECRET,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        },
+        "sidecar": {
+            "dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}
+        },
+        "persistence": {
+            "enabled": True,
+            "type": "pvc",
+            "size": "10Gi",
+            "accessModes": ["ReadWriteOnce"],
+        },
+    }
+    if settings.storage_class:
+        grafana["persistence"]["storageClassName"] = settings.storage_class
+    if args.gpu_dashboards or args.ceph_dashboards:
+        grafana.update(_dashboards(args))
+    return {
+        # The CRDs come from the PrometheusCrds release.
+        "crds": {"enabled": False},
+        "defaultRules": {
+            "create": True,
+            "rules": {"etcd": True, "kubernetesSystem": True, "kubelet": True, "node": True},
+        },
+        "grafana": grafana,
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": settings.retention,
+                "storageSpec": _volume(settings.volume_size, settings.storage_class),
+                # Select monitors and rules in every namespace, whatever their labels: the
+                # add-ons' own ServiceMonitors carry no `release` label.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+            }
+        },
+        # kubeadm binds kube-proxy's metrics to 127.0.0.1; scraping it would only raise
+        # KubeProxyDown. etcd, scheduler and controller manager metrics are exposed.
+        "kubeProxy": {"enabled": False},
+    }
+
+
+def alert_groups() -> list[dict[str, Any]]:
+    """The PrometheusRule groups the default rules lack. A warning and a critical share an
+    alert name so Alertmanager's default inhibition mutes the warning."""
+
+    def rule(alert: str, expr: str, severity: str, summary: str, for_: str | None = None) -> dict:
+        entry: dict[str, Any] = {
+            "alert": alert,
+            "expr": expr,
+            "labels": {"severity": severity},
+            "annotations": {"summary": summary},
+        }
+        if for_:
+            entry["for"] = for_
+        return entry
+
+    return [
+        {
+            "name": "gpu",
+            "rules": [
+                # The series appears with the first XID and keeps the last code until the
+                # exporter restarts: test > 0, never absent().
+                rule("GPUXidError", "DCGM_FI_DEV_XID_ERRORS > 0", "warning",
+                     "GPU XID {{ $labels.err_code }} on {{ $labels.node }}: {{ $labels.err_msg }}"),
+                rule("GPUXidError", f'DCGM_FI_DEV_XID_ERRORS{{err_code=~"{HARDWARE_XIDS}"}} > 0',
+                     "critical", "GPU hardware fault XID {{ $labels.err_code }} on {{ $labels.node }}: drain it"),
+                rule("GPUUnhealthy",
+                     'kube_node_status_allocatable{resource="nvidia_com_gpu"} < kube_node_status_capacity{resource="nvidia_com_gpu"}',
+                     "warning", "node {{ $labels.node }} has GPUs the device plugin marked unhealthy", "10m"),
+                rule("GPUTemperatureHigh", "DCGM_FI_DEV_GPU_TEMP > 85", "warning",
+                     "GPU {{ $labels.gpu }} on {{ $labels.node }} at {{ $value }} C", "10m"),
+            ],
+        },
+        {
+            "name": "certificates",
+            "rules": [
+                # 0 means not issued yet.
+                rule("CertificateExpiration",
+                     "(certmanager_certificate_expiration_timestamp_seconds > 0) - time() < 14 * 86400",
+                     "warning", "certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 14 days", "1h"),
+                rule("CertificateExpiration",
+                     "(certmanager_certificate_expiration_timestamp_seconds > 0) - time() < 3 * 86400",
+                     "critical", "certificate {{ $labels.namespace }}/{{ $labels.name }} expires within 3 days", "10m"),
+                rule("CertificateNotReady", 'certmanager_certificate_ready_status{condition="False"} == 1',
+                     "warning", "certificate {{ $labels.namespace }}/{{ $labels.name }} is not ready", "15m"),
+            ],
+        },
+    ]  # fmt: skip
+
+
+class Monitoring(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ml-platform:platform:Monitoring", name, None, opts)
+        # node-exporter reads the host's /proc and /sys.
+        ns = namespace(NAMESPACE, PRIVILEGED, self, args.depends_on)
+        child = pulumi.ResourceOptions(parent=self)
+        self.grafana_password = random.RandomPassword(
+            f"{name}-grafana-admin", length=32, special=False, opts=child
+        )
+        admin = kubernetes.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": NAMESPACE},
+            string_data={"admin-user": "admin", "admin-password": self.grafana_password.result},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+        self.release = release(
+            "kube-prometheus-stack",
+            versions.KUBE_PROMETHEUS_STACK,
+            ns,
+            kube_prometheus_values(args),
+            self,
+            depends_on=[admin],
+        )
+        self.alerts = kubernetes.apiextensions.CustomResource(
+            f"{name}-platform-alerts",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={"name": "platform-alerts", "namespace": NAMESPACE},
+            spec={"groups": alert_groups()},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+        self.register_outputs({"grafanaAdminPassword": self.grafana_password.result})

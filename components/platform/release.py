@@ -1,0 +1,81 @@
+"""What every add-on shares: its namespace and a pinned Helm release in it.
+
+Every chart is a `helm.v3.Release`: Helm itself renders and installs it, so chart hooks run
+as hooks (cert-manager's startupapicheck, the GPU operator's CRD upgrade, the EFS CSIDriver)
+and charts' `crds/` directories are installed. Its preview also works before the cluster
+exists: on the first `pulumi preview` of a new environment the kubeconfig is unknown and the
+release is simply shown as to be created. `helm.v4.Chart` would give per-object diffs, but it
+renders against a live cluster and treats hooks as plain objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+from components.versions import HelmChart
+
+# Pod Security admission: add-ons that need host access (node agents, CSI plugins, speakers)
+# run in privileged namespaces; everything else gets the baseline profile enforced.
+PRIVILEGED = "privileged"
+BASELINE = "baseline"
+
+
+def namespace_object(name: str, pod_security: str) -> dict[str, Any]:
+    """The Namespace as the API server receives it (also what the tests validate)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": pod_security,
+                "pod-security.kubernetes.io/warn": pod_security,
+                "app.kubernetes.io/part-of": "ml-platform",
+            },
+        },
+    }
+
+
+def namespace(
+    name: str, pod_security: str, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource]
+) -> kubernetes.core.v1.Namespace:
+    document = namespace_object(name, pod_security)
+    return kubernetes.core.v1.Namespace(
+        f"{name}-namespace",
+        metadata=document["metadata"],
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )
+
+
+def release(
+    name: str,
+    chart: HelmChart,
+    namespace: kubernetes.core.v1.Namespace | str,
+    values: pulumi.Input[Mapping[str, Any]],
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+    timeout_seconds: int = 600,
+) -> kubernetes.helm.v3.Release:
+    """`chart` installed as release `name` (fixed, so Service names are predictable)."""
+    namespace_name = namespace if isinstance(namespace, str) else namespace.metadata.name
+    return kubernetes.helm.v3.Release(
+        name,
+        name=name,
+        chart=chart.chart,
+        version=chart.version,
+        repository_opts=kubernetes.helm.v3.RepositoryOptsArgs(repo=chart.repo)
+        if chart.repo
+        else None,
+        namespace=namespace_name,
+        values=values,
+        # A failed install is rolled back rather than left half-done for the next run.
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=timeout_seconds,
+        max_history=5,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )

@@ -1,0 +1,297 @@
+"""Storage classes for the platform.
+
+Bare metal: Rook-Ceph on the hosts' spare devices. Rook 1.20 installs in three charts, in
+order: the operator (with the ceph-csi-operator and the CRDs), the ceph-csi drivers, then the
+cluster (CephCluster, a replicated block pool as the default StorageClass, CephFS for shared
+volumes, and an object store when MLflow keeps its artifacts in Ceph).
+AWS: the EBS CSI driver (encrypted gp3, the default class) and the EFS CSI driver (a
+ReadWriteMany class on the file system of the AWS layer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components import versions
+from components.platform.release import PRIVILEGED, namespace, release
+
+ROOK_NAMESPACE = "rook-ceph"
+BLOCK_CLASS = "ceph-block"
+FILESYSTEM_CLASS = "ceph-filesystem"
+BUCKET_CLASS = "ceph-bucket"
+OBJECT_STORE = "ceph-objectstore"
+# Ceph's replicas sit on distinct hosts; three survive the loss of one.
+REPLICAS = 3
+
+
+@dataclass(frozen=True)
+class StorageNode:
+    node_name: str
+    devices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RookCephArgs:
+    nodes: tuple[StorageNode, ...]
+    object_store: bool
+    # The Prometheus CRDs: the cluster chart ships PrometheusRules.
+    depends_on: Sequence[pulumi.Resource]
+
+
+def _csi_secrets(driver: str) -> dict[str, str]:
+    """The StorageClass parameters naming the CSI secrets Rook creates (a list entry in the
+    cluster chart replaces the default entry whole, so they are restated)."""
+    provisioner, node = f"rook-csi-{driver}-provisioner", f"rook-csi-{driver}-node"
+    parameters = {}
+    for role, secret in (
+        ("provisioner", provisioner),
+        ("controller-expand", provisioner),
+        ("controller-publish", provisioner),
+        ("node-stage", node),
+    ):
+        parameters[f"csi.storage.k8s.io/{role}-secret-name"] = secret
+        parameters[f"csi.storage.k8s.io/{role}-secret-namespace"] = ROOK_NAMESPACE
+    return parameters
+
+
+def rook_operator_values() -> dict[str, Any]:
+    return {
+        "crds": {"enabled": True},
+        "monitoring": {"enabled": True},
+        "csi": {"installCsiOperator": True},
+    }
+
+
+def ceph_csi_drivers_values() -> dict[str, Any]:
+    """Rook's recommended values: the chart's defaults name drivers Rook does not use."""
+    every_node = {"tolerations": [{"operator": "Exists"}]}
+    return {
+        "operatorConfig": {
+            "namespace": ROOK_NAMESPACE,
+            "driverSpecDefaults": {
+                "imageSet": {"name": "rook-csi-operator-image-set-configmap"},
+                "nodePlugin": {"priorityClassName": "system-node-critical"},
+                "controllerPlugin": {"priorityClassName": "system-cluster-critical"},
+            },
+        },
+        # Replicas and tolerations set per driver: the chart always writes them there, and
+        # per-driver fields win over driverSpecDefaults.
+        "drivers": {
+            "rbd": {
+                "enabled": True,
+                "name": f"{ROOK_NAMESPACE}.rbd.csi.ceph.com",
+                "controllerPlugin": {"replicas": 2},
+                "nodePlugin": every_node,
+            },
+            "cephfs": {
+                "enabled": True,
+                "name": f"{ROOK_NAMESPACE}.cephfs.csi.ceph.com",
+                "controllerPlugin": {"replicas": 2},
+                "nodePlugin": every_node,
+            },
+            "nfs": {"enabled": False, "name": f"{ROOK_NAMESPACE}.nfs.csi.ceph.com"},
+            "nvmeof": {"enabled": False, "name": f"{ROOK_NAMESPACE}.nvmeof.csi.ceph.com"},
+        },
+    }
+
+
+def _replicated(failure_domain: bool = True) -> dict[str, Any]:
+    pool: dict[str, Any] = {"replicated": {"size": REPLICAS}}
+    if failure_domain:
+        pool["failureDomain"] = "host"
+    return pool
+
+
+def rook_cluster_values(args: RookCephArgs) -> dict[str, Any]:
+    nodes = [
+        {"name": node.node_name, "devices": [{"name": device} for device in node.devices]}
+        for node in args.nodes
+    ]
+    return {
+        "operatorNamespace": ROOK_NAMESPACE,
+        "cephImage": {
+            "repository": versions.CEPH_IMAGE_REPOSITORY,
+            "tag": versions.CEPH_IMAGE_TAG,
+            "allowUnsupported": False,
+        },
+        "monitoring": {"enabled": True, "createPrometheusRules": True},
+        "toolbox": {"enabled": True},
+        "cephClusterSpec": {
+            "dataDirHostPath": "/var/lib/rook",
+            # AES keys until every node runs Linux 7.0 (Ubuntu 24.04 does not).
+            "security": {"cephx": {"csi": {"keyType": "aes"}}},
+            "mon": {"count": 3, "allowMultiplePerNode": False},
+            "mgr": {"count": 2, "allowMultiplePerNode": False},
+            "dashboard": {"enabled": True, "ssl": True},
+            # Only the listed devices: Ceph wipes what it takes.
+            "storage": {"useAllNodes": False, "useAllDevices": False, "nodes": nodes},
+        },
+        "cephBlockPools": [
+            {
+                "name": "ceph-blockpool",
+                "spec": _replicated(),
+                "storageClass": {
+                    "enabled": True,
+                    "name": BLOCK_CLASS,
+                    "isDefault": True,
+                    "reclaimPolicy": "Delete",
+                    "allowVolumeExpansion": True,
+                    "volumeBindingMode": "Immediate",
+                    "parameters": {
+                        "imageFormat": "2",
+                        "imageFeatures": "layering",
+                        "csi.storage.k8s.io/fstype": "ext4",
+                        **_csi_secrets("rbd"),
+                    },
+                },
+            }
+        ],
+        "cephFileSystems": [
+            {
+                "name": FILESYSTEM_CLASS,
+                "spec": {
+                    "metadataPool": _replicated(failure_domain=False),
+                    "dataPools": [{"name": "data0", **_replicated()}],
+                    "metadataServer": {"activeCount": 1, "activeStandby": True},
+                },
+                "storageClass": {
+                    "enabled": True,
+                    "isDefault": False,
+                    "name": FILESYSTEM_CLASS,
+                    "pool": "data0",
+                    "reclaimPolicy": "Delete",
+                    "allowVolumeExpansion": True,
+                    "volumeBindingMode": "Immediate",
+                    "parameters": {"csi.storage.k8s.io/fstype": "ext4", **_csi_secrets("cephfs")},
+                },
+            }
+        ],
+        "cephObjectStores": [_object_store()] if args.object_store else [],
+    }
+
+
+def _object_store() -> dict[str, Any]:
+    return {
+        "name": OBJECT_STORE,
+        "spec": {
+            "metadataPool": _replicated(),
+            "dataPool": _replicated(),
+            # Buckets outlive a mistaken removal of the store from the config.
+            "preservePoolsOnDelete": True,
+            "gateway": {"port": 80, "instances": 2},
+        },
+        "storageClass": {
+            "enabled": True,
+            "name": BUCKET_CLASS,
+            "reclaimPolicy": "Delete",
+            "parameters": {"region": "us-east-1"},
+        },
+    }
+
+
+class RookCeph(pulumi.ComponentResource):
+    def __init__(
+        self, name: str, args: RookCephArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ml-platform:platform:RookCeph", name, None, opts)
+        # OSDs and CSI node plugins need host devices and mounts.
+        ns = namespace(ROOK_NAMESPACE, PRIVILEGED, self, args.depends_on)
+        operator = release("rook-ceph", versions.ROOK_CEPH, ns, rook_operator_values(), self)
+        drivers = release(
+            "ceph-csi-drivers",
+            versions.CEPH_CSI_DRIVERS,
+            ns,
+            ceph_csi_drivers_values(),
+            self,
+            depends_on=[operator],
+        )
+        # OSDs on fresh devices take a while to prepare; the release waits for the pools.
+        self.cluster = release(
+            "rook-ceph-cluster",
+            versions.ROOK_CEPH_CLUSTER,
+            ns,
+            rook_cluster_values(args),
+            self,
+            depends_on=[drivers],
+            timeout_seconds=1800,
+        )
+        self.default_class = BLOCK_CLASS
+        self.register_outputs({})
+
+
+@dataclass(frozen=True)
+class AwsStorageArgs:
+    file_system_id: pulumi.Input[str]
+    depends_on: Sequence[pulumi.Resource]
+
+
+def ebs_values() -> dict[str, Any]:
+    return {
+        "controller": {"replicaCount": 2, "enableMetrics": True},
+        "node": {"tolerateAllTaints": True},
+        "storageClasses": [
+            {
+                "name": "gp3",
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                "volumeBindingMode": "WaitForFirstConsumer",
+                "reclaimPolicy": "Delete",
+                "allowVolumeExpansion": True,
+                "parameters": {
+                    "type": "gp3",
+                    "encrypted": "true",
+                    "csi.storage.k8s.io/fstype": "ext4",
+                },
+            }
+        ],
+    }
+
+
+def efs_values(file_system_id: str) -> dict[str, Any]:
+    return {
+        "controller": {
+            "replicaCount": 2,
+            "enableMetrics": True,
+            "serviceMonitor": {"enabled": True},
+        },
+        "storageClasses": [
+            {
+                "name": "efs",
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "Immediate",
+                "parameters": {
+                    # One access point per volume, each its own directory and owner.
+                    "provisioningMode": "efs-ap",
+                    "fileSystemId": file_system_id,
+                    "directoryPerms": "700",
+                    "basePath": "/dynamic_provisioning",
+                },
+            }
+        ],
+    }
+
+
+class AwsStorage(pulumi.ComponentResource):
+    NAMESPACE = "aws-storage"
+
+    def __init__(
+        self, name: str, args: AwsStorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("ml-platform:platform:AwsStorage", name, None, opts)
+        # The CSI node plugins mount on the host.
+        ns = namespace(self.NAMESPACE, PRIVILEGED, self, args.depends_on)
+        self.ebs = release(
+            "aws-ebs-csi-driver", versions.AWS_EBS_CSI_DRIVER, ns, ebs_values(), self
+        )
+        self.efs = release(
+            "aws-efs-csi-driver",
+            versions.AWS_EFS_CSI_DRIVER,
+            ns,
+            pulumi.Output.from_input(args.file_system_id).apply(efs_values),
+            self,
+        )
+        self.default_class = "gp3"
+        self.register_outputs({})
