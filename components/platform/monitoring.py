@@ -204,7 +204,7 @@ class Monitoring(pulumi.ComponentResource):
         ns = namespace(NAMESPACE, PRIVILEGED, self, args.depends_on)
         child = pulumi.ResourceOptions(parent=self)
         self.grafana_password = random.RandomPassword(
-            f"{name}-grafana-admin", length=32, special=False, opts=child
+            f"{name}-grafana-password", length=32, special=False, opts=child
         )
         admin = kubernetes.core.v1.Secret(
             f"{name}-grafana-admin",

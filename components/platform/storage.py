@@ -75,7 +75,6 @@ def ceph_csi_drivers_values() -> dict[str, Any]:
             "driverSpecDefaults": {
                 "imageSet": {"name": "rook-csi-operator-image-set-configmap"},
                 "nodePlugin": {"priorityClassName": "system-node-critical"},
-                "controllerPlugin": {"priorityClassName": "system-cluster-critical"},
             },
         },
         # Replicas and tolerations set per driver: the chart always writes them there, and
