@@ -11,6 +11,7 @@ import base64
 import hashlib
 import ipaddress
 import string
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +54,8 @@ class MockProviders(pulumi.runtime.Mocks):
     """Computed outputs by resource type; everything else echoes its inputs."""
 
     def __init__(self) -> None:
-        self._next_host = 10
+        self._hosts: set[int] = set()
+        self._hosts_lock = threading.Lock()
         self.region = "us-east-1"
         self._computed: dict[str, Callable[[str, dict[str, Any]], Outputs]] = {
             "aws:ec2/instance:Instance": self._instance,
@@ -78,16 +80,28 @@ class MockProviders(pulumi.runtime.Mocks):
     def _arn(self, service: str, name: str) -> str:
         return f"arn:aws:{service}:{self.region}:123456789012:{name}"
 
+    def _host_number(self, name: str) -> int:
+        """A number for an instance from its name: instances are registered from several
+        threads in no fixed order, and a counter would give a host another address on the
+        next run (a change in every command that connects to it, for the offline diff)."""
+        number = 11 + int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % 32000
+        with self._hosts_lock:
+            while number in self._hosts:  # two names on one number: the next free one
+                number += 1
+            self._hosts.add(number)
+        return number
+
     def _instance(self, name: str, inputs: dict[str, Any]) -> Outputs:
-        self._next_host += 1
-        address = ipaddress.IPv4Address("10.0.128.0") + self._next_host
+        number = self._host_number(name)
+        address = ipaddress.IPv4Address("10.0.128.0") + number
         outputs = {
             "privateIp": str(address),
             "privateDns": f"ip-{str(address).replace('.', '-')}.ec2.internal",
             "arn": self._arn("ec2", name),
         }
         if inputs.get("associatePublicIpAddress"):
-            outputs["publicIp"] = str(ipaddress.IPv4Address("203.0.113.0") + self._next_host)
+            # TEST-NET-3 is a /24.
+            outputs["publicIp"] = str(ipaddress.IPv4Address("203.0.113.0") + number % 250 + 1)
         return outputs
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:

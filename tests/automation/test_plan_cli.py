@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from automation.__main__ import main
 from automation.engine import PROJECT_DIR
 
@@ -41,3 +43,10 @@ def test_the_readme_command_runs_as_a_module():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Hosts (43):" in result.stdout
+
+
+def test_a_usage_error_exits_1_as_2_means_changes_found(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["diff"])
+    assert stop.value.code == 1
+    assert "the following arguments are required: --stack" in capsys.readouterr().err
