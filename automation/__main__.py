@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from automation import diff, driver, registrations
-from automation.engine import evaluate, load_stack
+from automation.engine import Evaluation, evaluate, load_stack
 from automation.plan import plan_document, render_text
 
 
@@ -95,13 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan(args: argparse.Namespace) -> int:
+def _evaluate(stack: str) -> Evaluation | None:
+    """The stack evaluated offline; None, with the reason printed, when it has no stack file."""
     try:
-        settings = load_stack(args.stack)
+        settings = load_stack(stack)
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
+        return None
+    return evaluate(stack, settings)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    evaluation = _evaluate(args.stack)
+    if evaluation is None:
         return 2
-    evaluation = evaluate(args.stack, settings)
     if evaluation.error is not None:
         print(f"error: {evaluation.error}", file=sys.stderr)
         return 1
@@ -113,12 +120,9 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _registrations(args: argparse.Namespace) -> int:
-    try:
-        settings = load_stack(args.stack)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
+    evaluation = _evaluate(args.stack)
+    if evaluation is None:
         return 1
-    evaluation = evaluate(args.stack, settings)
     text = json.dumps(registrations.document(evaluation), indent=2, sort_keys=True)
     if args.output:
         args.output.write_text(text + "\n")

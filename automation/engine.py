@@ -270,18 +270,19 @@ def _run_program(program: Path) -> None:
 def _exports(stack_outputs: Mapping[str, Any]) -> dict[str, Export]:
     """The stack outputs the SDK registered, read from the wire rather than resolved again."""
     return {
-        name: Export(_unwrap_secrets(value), secret_values(value))
+        name: Export(unwrap_secrets(value), secret_values(value))
         for name, value in stack_outputs.items()
     }
 
 
-def _unwrap_secrets(value: Any) -> Any:
+def unwrap_secrets(value: Any) -> Any:
+    """`value` with every secret replaced by what it holds (for checks, never for display)."""
     if rpc.is_rpc_secret(value):
-        return _unwrap_secrets(rpc.unwrap_rpc_secret(value))
+        return unwrap_secrets(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
-        return {k: _unwrap_secrets(v) for k, v in value.items()}
+        return {k: unwrap_secrets(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_unwrap_secrets(v) for v in value]
+        return [unwrap_secrets(v) for v in value]
     return value
 
 
@@ -340,5 +341,6 @@ __all__ = [
     "load_stack",
     "placeholder",
     "secret_values",
+    "unwrap_secrets",
     "with_overrides",
 ]

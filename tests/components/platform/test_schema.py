@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import kubernetes_validate
 import pytest
-from pulumi.runtime import rpc
 
-from automation.engine import Evaluation
+from automation.engine import Evaluation, unwrap_secrets
 
 SCHEMA_VERSION = "1.36.0"
 # API groups served by Kubernetes itself (core is the empty group).
@@ -22,16 +21,6 @@ CUSTOM_KINDS = {
 }
 
 
-def unwrap(value):
-    if rpc.is_rpc_secret(value):
-        return unwrap(rpc.unwrap_rpc_secret(value))
-    if isinstance(value, dict):
-        return {k: unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [unwrap(v) for v in value]
-    return value
-
-
 def kubernetes_objects(evaluation: Evaluation) -> dict[str, dict]:
     """Objects by `group/version:Kind name`, as the provider sends them to the API server."""
     objects = {}
@@ -39,7 +28,7 @@ def kubernetes_objects(evaluation: Evaluation) -> dict[str, dict]:
         package, _, kind = r.type.partition(":")[2].partition(":")
         if not r.type.startswith("kubernetes:") or package.startswith(("helm.sh", "pulumi")):
             continue
-        objects[f"{package}:{kind} {r.name}"] = unwrap(r.inputs)
+        objects[f"{package}:{kind} {r.name}"] = unwrap_secrets(r.inputs)
     return objects
 
 
