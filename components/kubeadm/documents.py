@@ -81,6 +81,15 @@ def kubelet_configuration() -> dict:
     }
 
 
+def kube_proxy_configuration() -> dict:
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        # Prometheus scrapes kube-proxy from its node (the default binds to 127.0.0.1).
+        "metricsBindAddress": "0.0.0.0:10249",
+    }
+
+
 def _hostpath_volume(name: str, path: str, read_only: bool, path_type: str) -> dict:
     return {
         "name": name,
@@ -187,6 +196,7 @@ def init_documents(
             init_configuration(node, token, certificate_key),
             cluster_configuration(cluster),
             kubelet_configuration(),
+            kube_proxy_configuration(),
         ]
     )
 

@@ -140,9 +140,12 @@ def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
                 "probeSelectorNilUsesHelmValues": False,
             }
         },
-        # kubeadm binds kube-proxy's metrics to 127.0.0.1; scraping it would only raise
-        # KubeProxyDown. etcd, scheduler and controller manager metrics are exposed.
-        "kubeProxy": {"enabled": False},
+        # The kubeadm documents expose etcd (2381), scheduler, controller manager and
+        # kube-proxy (10249) metrics on the nodes' addresses, where these jobs look.
+        "kubeEtcd": {"enabled": True},
+        "kubeControllerManager": {"enabled": True},
+        "kubeScheduler": {"enabled": True},
+        "kubeProxy": {"enabled": True},
     }
 
 

@@ -64,7 +64,7 @@ def test_critical_path_does_not_grow_with_workers(lab):
 
 def test_secrets_never_appear_in_plain_text(lab):
     params = bundle_params(commands(lab)["init"])
-    init, _, _ = yaml.safe_load_all(base64.b64decode(params["KUBEADM_CONFIG_B64"]))
+    init, *_ = yaml.safe_load_all(base64.b64decode(params["KUBEADM_CONFIG_B64"]))
     encryption = yaml.safe_load(base64.b64decode(params["ENCRYPTION_CONFIG_B64"]))
     secrets = {
         "token": init["bootstrapTokens"][0]["token"].split(".")[1],
@@ -93,8 +93,10 @@ def test_kubeadm_documents_have_the_right_api_and_fields(lab):
         ("kubeadm.k8s.io/v1beta4", "InitConfiguration"),
         ("kubeadm.k8s.io/v1beta4", "ClusterConfiguration"),
         ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration"),
+        ("kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration"),
     ]
-    init, cluster, kubelet = docs
+    init, cluster, kubelet, proxy = docs
+    assert proxy["metricsBindAddress"] == "0.0.0.0:10249"
     token = init["bootstrapTokens"][0]["token"]
     assert len(token) == 23 and token[6] == "."
     assert len(init["certificateKey"]) == 64
@@ -181,7 +183,7 @@ def test_calico_gets_the_pod_subnet(lab):
 def test_aws_cluster_uses_the_nlb_and_external_cloud_provider():
     dev = evaluate("dev").check()
     params = bundle_params(commands(dev)["init"])
-    init, cluster, _ = yaml.safe_load_all(base64.b64decode(params["KUBEADM_CONFIG_B64"]))
+    init, cluster, *_ = yaml.safe_load_all(base64.b64decode(params["KUBEADM_CONFIG_B64"]))
     assert cluster["controlPlaneEndpoint"].endswith(".elb.us-east-1.amazonaws.com:6443")
     assert init["nodeRegistration"]["name"].endswith(".ec2.internal")
     kubelet_args = {a["name"]: a["value"] for a in init["nodeRegistration"]["kubeletExtraArgs"]}
