@@ -30,7 +30,7 @@ from stacks.inventory import Host, Inventory
 class KubeadmClusterArgs:
     inventory: Inventory
     kubernetes: KubernetesConfig
-    # "preinstalled": drivers are on the hosts, so the NVIDIA container toolkit goes there too.
+    # "preinstalled": the driver comes with the host image, and host preparation checks it.
     gpu_driver: str
     # kube-vip's interface on bare metal; None where a cloud load balancer fronts the API.
     vip_interface: str | None = None

@@ -183,30 +183,12 @@ if [[ ${base_changed} == true ]] || ! grep -Eq '^[[:space:]]*SystemdCgroup = tru
     fi
 fi
 
-# ---- NVIDIA container toolkit (GPU hosts whose driver is installed with the OS image) --------
-if [[ ${GPU} == true && ${GPU_DRIVER} == preinstalled ]]; then
-    if ! nvidia-smi >/dev/null 2>&1; then
-        die "GPU=true with GPU_DRIVER=preinstalled, but nvidia-smi fails: install the NVIDIA" \
-            "driver in the host image first (or use GPU_DRIVER=managed to let the GPU Operator do it)"
-    fi
-    if fetch_keyring https://nvidia.github.io/libnvidia-container/gpgkey \
-        "${KEYRINGS}/nvidia-container-toolkit-keyring.gpg" dearmor; then
-        apt_sources_changed
-    fi
-    if write_file "${SOURCES}/nvidia-container-toolkit.list" 0644 <<NVIDIA_LIST; then
-deb [signed-by=/etc/apt/keyrings/nvidia-container-toolkit-keyring.gpg] https://nvidia.github.io/libnvidia-container/stable/deb/${ARCH} /
-NVIDIA_LIST
-        apt_sources_changed
-    fi
-    if ! pkg_installed nvidia-container-toolkit; then
-        apt_install nvidia-container-toolkit
-    fi
-    if [[ ! -f "${ROOT:-}/etc/containerd/conf.d/99-nvidia.toml" ]] ||
-        ! grep -q 'conf\.d' "${CONTAINERD_CONFIG}"; then
-        log "configuring the nvidia runtime for containerd"
-        nvidia-ctk runtime configure --runtime=containerd >&2
-        containerd_changed=true
-    fi
+# ---- NVIDIA driver (GPU hosts whose driver comes with the OS image) ---------------------------
+# The GPU operator installs the container toolkit on every GPU node; here the driver is only
+# checked, so that a host without one stops now and not when its first GPU pod never starts.
+if [[ ${GPU} == true && ${GPU_DRIVER} == preinstalled ]] && ! nvidia-smi >/dev/null 2>&1; then
+    die "GPU=true with GPU_DRIVER=preinstalled, but nvidia-smi fails: install the NVIDIA" \
+        "driver in the host image first (or use GPU_DRIVER=managed to let the GPU Operator do it)"
 fi
 
 if [[ ${containerd_changed} == true ]]; then

@@ -133,13 +133,6 @@ root = '/var/lib/containerd'
 TOML
     """,
     "nvidia-smi": '[[ -e $S/no-gpu ]] && { echo "NVIDIA-SMI has failed" >&2; exit 9; }; echo GPU 0',
-    "nvidia-ctk": """
-        mkdir -p "$ROOT/etc/containerd/conf.d"
-        echo "# nvidia" >"$ROOT/etc/containerd/conf.d/99-nvidia.toml"
-        cfg=$ROOT/etc/containerd/config.toml
-        { echo "imports = ['/etc/containerd/conf.d/*.toml']"; cat "$cfg"; } >"$cfg.new"
-        mv "$cfg.new" "$cfg"
-    """,
     "kubeadm": """
         K=$ROOT/etc/kubernetes
         config=""
@@ -462,19 +455,12 @@ def test_prepare_host_keeps_changes_made_by_others_to_the_containerd_config(host
     assert not ran(second, "systemctl restart")
 
 
-def test_prepare_host_gpu_with_preinstalled_driver_installs_the_container_toolkit(host):
-    params = {**PREPARE, "GPU": "true"}
-    first = ok(host.run("prepare-host", **params))
-    assert [c for c in ran(first, "apt-get") if "install" in c and "nvidia-container-toolkit" in c]
-    listing = host.path("etc/apt/sources.list.d/nvidia-container-toolkit.list").read_text()
-    assert "https://nvidia.github.io/libnvidia-container/stable/deb/amd64 /" in listing
-    assert ran(first, "nvidia-ctk runtime configure --runtime=containerd")
-    assert len(ran(first, "systemctl restart containerd")) == 1
-
-    second = ok(host.run("prepare-host", **params))
-    assert not ran(second, "nvidia-ctk")
-    assert not ran(second, "apt-get")
-    assert not ran(second, "systemctl restart")
+def test_prepare_host_gpu_with_preinstalled_driver_checks_it_and_leaves_the_toolkit(host):
+    result = ok(host.run("prepare-host", **{**PREPARE, "GPU": "true"}))
+    assert ran(result, "nvidia-smi")
+    # The GPU operator owns the container toolkit and its containerd drop-in.
+    assert not [c for c in ran(result, "apt-get") if "nvidia" in c]
+    assert not host.path("etc/apt/sources.list.d/nvidia-container-toolkit.list").exists()
 
 
 def test_prepare_host_gpu_without_a_working_driver_fails_clearly(host):
