@@ -1,24 +1,65 @@
-"""Every Kubernetes object the program builds itself (not through a chart) validates against
-the Kubernetes 1.36 OpenAPI schema. Custom resources (MetalLB pools, cert-manager issuers,
-PrometheusRules) are not in that schema; their fields are pinned by test_platform.py."""
+"""Every Kubernetes object the program builds itself (not through a chart) validates: built-in
+kinds against the Kubernetes 1.36 OpenAPI schema, custom resources (MetalLB pools,
+cert-manager issuers, PrometheusRules) against the openAPIV3Schema of their CRD at the pinned
+version (tests/fixtures/crd_schemas, taken unchanged from upstream). The API server prunes
+fields a structural schema does not declare, so an unknown field is an error here too."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import kubernetes_validate
 import pytest
+from jsonschema import Draft7Validator
 
 from automation.engine import Evaluation, unwrap_secrets
+from tests.helpers import evaluate_changed
 
 SCHEMA_VERSION = "1.36.0"
 # API groups served by Kubernetes itself (core is the empty group).
 BUILT_IN_GROUPS = {"core", "apps", "batch", "rbac.authorization.k8s.io", "storage.k8s.io"}
-CUSTOM_KINDS = {
-    "metallb.io/v1beta1:IPAddressPool",
-    "metallb.io/v1beta1:L2Advertisement",
-    "cert-manager.io/v1:ClusterIssuer",
-    "cert-manager.io/v1:Certificate",
-    "monitoring.coreos.com/v1:PrometheusRule",
-}
+CRD_SCHEMAS = Path(__file__).resolve().parents[2] / "fixtures" / "crd_schemas"
+
+
+def crd_schemas() -> dict[str, dict]:
+    """openAPIV3Schema by `group/version:Kind`."""
+    schemas = {}
+    for path in CRD_SCHEMAS.glob("*.json"):
+        crd = json.loads(path.read_text(encoding="utf-8"))
+        schemas[f"{crd['group']}/{crd['version']}:{crd['kind']}"] = crd["schema"]
+    return schemas
+
+
+def undeclared_fields(value: Any, schema: dict, path: str = "") -> list[str]:
+    """Fields of `value` its structural schema does not declare (the API server would prune
+    them). `metadata` is the API server's own, checked by it."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        return [f for i, v in enumerate(value) for f in undeclared_fields(v, items, f"{path}[{i}]")]
+    if not isinstance(value, dict):
+        return []
+    properties = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    found = []
+    for key, item in value.items():
+        if not path and key == "metadata":
+            continue
+        if key in properties:
+            found += undeclared_fields(item, properties[key], f"{path}.{key}")
+        elif isinstance(extra, dict):
+            found += undeclared_fields(item, extra, f"{path}.{key}")
+        elif extra is not True:
+            found.append(f"{path}.{key}")
+    return found
+
+
+def custom_resource_problems(document: dict, schema: dict) -> list[str]:
+    errors = [e.message for e in Draft7Validator(schema).iter_errors(document)]
+    return errors + [f"undeclared field {f}" for f in undeclared_fields(document, schema)]
 
 
 def kubernetes_objects(evaluation: Evaluation) -> dict[str, dict]:
@@ -32,20 +73,44 @@ def kubernetes_objects(evaluation: Evaluation) -> dict[str, dict]:
     return objects
 
 
-@pytest.mark.parametrize("stack", ["lab", "dev"])
-def test_built_in_objects_validate_against_the_1_36_schema(stack, request):
+@pytest.fixture(scope="module")
+def lab_acme() -> Evaluation:
+    acme = {"issuer": "acme", "acmeEmail": "ops@lab.example.edu"}
+    return evaluate_changed("lab", lambda c: c["platform"].update(certificates=acme)).check()
+
+
+@pytest.mark.parametrize("stack", ["lab", "dev", "lab_acme"])
+def test_every_object_the_program_builds_validates(stack, request):
     evaluation = request.getfixturevalue(stack)
-    checked = 0
-    for key, document in kubernetes_objects(evaluation).items():
-        group = key.split("/")[0]
-        if group in BUILT_IN_GROUPS:
+    schemas = crd_schemas()
+    objects = kubernetes_objects(evaluation)
+    for key, document in objects.items():
+        kind = key.split(" ")[0]
+        if kind.split("/")[0] in BUILT_IN_GROUPS:
             kubernetes_validate.validate(document, SCHEMA_VERSION, strict=True)
-            checked += 1
         else:
-            assert key.split(" ")[0] in CUSTOM_KINDS, (
-                f"{key}: neither built in nor a known custom kind"
-            )
-    assert checked >= 5  # namespaces and the Grafana secret at least
+            assert kind in schemas, f"{key}: no CRD schema in tests/fixtures/crd_schemas"
+            assert custom_resource_problems(document, schemas[kind]) == [], key
+    assert len(objects) >= 10  # namespaces, the Grafana secret, pools, issuers, rules
+
+
+def test_a_wrong_custom_resource_would_be_caught():
+    schemas = crd_schemas()
+    certificate = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": "x"},
+        "spec": {"secretName": "s", "comonName": "x", "issuerRef": {"name": "i"}},
+    }
+    assert custom_resource_problems(certificate, schemas["cert-manager.io/v1:Certificate"]) == [
+        "undeclared field .spec.comonName"
+    ]
+    certificate["spec"] = {
+        "secretName": "s",
+        "issuerRef": {"name": "i"},
+        "privateKey": {"algorithm": "DSA"},
+    }
+    assert custom_resource_problems(certificate, schemas["cert-manager.io/v1:Certificate"])
 
 
 def test_an_invalid_object_would_be_caught():
