@@ -58,6 +58,16 @@ class MonitoringArgs:
     depends_on: Sequence[pulumi.Resource]
 
 
+UNIT_MIB = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
+
+
+def retention_size(volume_size: str) -> str:
+    """Prometheus' size limit: 85% of its volume, so old blocks go before the disk fills
+    (Prometheus' MB are 2^20 bytes, like Kubernetes' Mi)."""
+    mebibytes = int(volume_size[:-2]) * UNIT_MIB[volume_size[-2:]]
+    return f"{mebibytes * 85 // 100}MB"
+
+
 def _volume(size: str, storage_class: str | None) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
@@ -131,6 +141,7 @@ def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
         "prometheus": {
             "prometheusSpec": {
                 "retention": settings.retention,
+                "retentionSize": retention_size(settings.volume_size),
                 "storageSpec": _volume(settings.volume_size, settings.storage_class),
                 # Select monitors and rules in every namespace, whatever their labels: the
                 # add-ons' own ServiceMonitors carry no `release` label.

@@ -167,6 +167,7 @@ def test_monitoring_settings_come_from_the_config(lab):
         "prometheusSpec"
     ]
     assert spec["retention"] == "30d"
+    assert spec["retentionSize"] == "174080MB"  # 85% of 200Gi: old data goes before the disk fills
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["resources"]["requests"]["storage"] == "200Gi"
     assert claim["storageClassName"] == "local-nvme"
