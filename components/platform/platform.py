@@ -72,16 +72,15 @@ class MlPlatform(pulumi.ComponentResource):
         on_aws = inventory.infrastructure == "aws"
         child = pulumi.ResourceOptions(parent=self)
         base: list[pulumi.Resource] = [args.cluster_ready]
+        load_balancer: pulumi.Resource
         if on_aws:
-            ccm = AwsCloudControllerManager("ccm", CloudControllerArgs(base), child)
-            base = [ccm]
-            load_balancer: pulumi.Resource = ccm
-        crds = PrometheusCrds("prometheus-crds", base, child)
-        monitored = [crds]
-        if not on_aws:
-            load_balancer = MetalLb(
-                "metallb", MetalLbArgs(inventory.load_balancer_addresses, base), child
-            )
+            # AWS nodes stay tainted until the CCM initialises them: everything waits for it.
+            load_balancer = AwsCloudControllerManager("ccm", CloudControllerArgs(base), child)
+            base = [load_balancer]
+        else:
+            addresses = inventory.load_balancer_addresses
+            load_balancer = MetalLb("metallb", MetalLbArgs(addresses, base), child)
+        monitored: list[pulumi.Resource] = [PrometheusCrds("prometheus-crds", base, child)]
         approver = KubeletCsrApprover(
             "kubelet-csr-approver",
             CsrApproverArgs(
