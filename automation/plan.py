@@ -6,20 +6,8 @@ import json
 from collections import Counter, defaultdict
 from typing import Any
 
-from automation.engine import Evaluation, Registration, secret_values
-
-MASK = "[secret]"
-
-
-def masked(value: Any, secret: bool = False) -> Any:
-    """The value with every secret replaced by a mask; plain values unchanged."""
-    if secret or (secret_values(value) and not isinstance(value, dict | list)):
-        return MASK
-    if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    return value
+from automation.engine import Evaluation, Registration
+from automation.redact import MASK
 
 
 def _children(registrations: list[Registration]) -> dict[str, list[Registration]]:
@@ -55,7 +43,8 @@ def tree_lines(evaluation: Evaluation, max_children: int = 12) -> list[str]:
 
 def plan_document(evaluation: Evaluation) -> dict[str, Any]:
     """Everything the plan shows, as plain data (the --json output)."""
-    exports = {name: masked(e.value, e.secret) for name, e in evaluation.exports.items()}
+    # Export values come unwrapped from the engine; one secret part masks the whole output.
+    exports = {name: MASK if e.secret else e.value for name, e in evaluation.exports.items()}
     return {
         "stack": evaluation.stack,
         "resources": len(evaluation.registrations),
