@@ -24,29 +24,17 @@ PRIVILEGED = "privileged"
 BASELINE = "baseline"
 
 
-def namespace_object(name: str, pod_security: str) -> dict[str, Any]:
-    """The Namespace as the API server receives it (also what the tests validate)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": name,
-            "labels": {
-                "pod-security.kubernetes.io/enforce": pod_security,
-                "pod-security.kubernetes.io/warn": pod_security,
-                "app.kubernetes.io/part-of": "ml-platform",
-            },
-        },
-    }
-
-
 def namespace(
     name: str, pod_security: str, parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource]
 ) -> kubernetes.core.v1.Namespace:
-    document = namespace_object(name, pod_security)
+    labels = {
+        "pod-security.kubernetes.io/enforce": pod_security,
+        "pod-security.kubernetes.io/warn": pod_security,
+        "app.kubernetes.io/part-of": "ml-platform",
+    }
     return kubernetes.core.v1.Namespace(
         f"{name}-namespace",
-        metadata=document["metadata"],
+        metadata={"name": name, "labels": labels},
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
 
