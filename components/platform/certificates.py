@@ -41,36 +41,43 @@ def cert_manager_values() -> dict[str, Any]:
     }
 
 
-def issuer_specs(settings: CertificateSettings, ingress_class: str) -> dict[str, dict]:
-    """ClusterIssuer and Certificate specs by resource name: a self-signed root CA behind the
-    `platform` issuer, or an ACME account solving HTTP-01 through the ingress."""
+@dataclass(frozen=True)
+class CertManagerObject:
+    kind: str  # ClusterIssuer | Certificate
+    name: str
+    spec: dict[str, Any]
+
+    def metadata(self, namespace: str) -> dict[str, str]:
+        # ClusterIssuers are cluster-wide; the CA certificate's secret lives with cert-manager.
+        if self.kind == "ClusterIssuer":
+            return {"name": self.name}
+        return {"name": self.name, "namespace": namespace}
+
+
+def issuer_objects(settings: CertificateSettings, ingress_class: str) -> list[CertManagerObject]:
+    """The objects behind the `platform` ClusterIssuer, each after the one it names: a
+    self-signed root CA, or an ACME account solving HTTP-01 through the ingress."""
     if settings.issuer == "acme":
-        return {
-            CLUSTER_ISSUER: {
-                "acme": {
-                    "server": settings.acme_server,
-                    "email": settings.acme_email,
-                    "privateKeySecretRef": {"name": "platform-acme-account"},
-                    "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class}}}],
-                }
-            }
+        acme = {
+            "server": settings.acme_server,
+            "email": settings.acme_email,
+            "privateKeySecretRef": {"name": "platform-acme-account"},
+            "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class}}}],
         }
-    return {
-        "selfsigned": {"selfSigned": {}},
-        ROOT_CA_SECRET: {
-            "isCA": True,
-            "commonName": "ml-platform root CA",
-            "secretName": ROOT_CA_SECRET,
-            "duration": "87600h",
-            "privateKey": {"algorithm": "ECDSA", "size": 256},
-            "issuerRef": {
-                "name": "selfsigned",
-                "kind": "ClusterIssuer",
-                "group": "cert-manager.io",
-            },
-        },
-        CLUSTER_ISSUER: {"ca": {"secretName": ROOT_CA_SECRET}},
+        return [CertManagerObject("ClusterIssuer", CLUSTER_ISSUER, {"acme": acme})]
+    root_ca = {
+        "isCA": True,
+        "commonName": "ml-platform root CA",
+        "secretName": ROOT_CA_SECRET,
+        "duration": "87600h",
+        "privateKey": {"algorithm": "ECDSA", "size": 256},
+        "issuerRef": {"name": "selfsigned", "kind": "ClusterIssuer", "group": "cert-manager.io"},
     }
+    return [
+        CertManagerObject("ClusterIssuer", "selfsigned", {"selfSigned": {}}),
+        CertManagerObject("Certificate", ROOT_CA_SECRET, root_ca),
+        CertManagerObject("ClusterIssuer", CLUSTER_ISSUER, {"ca": {"secretName": ROOT_CA_SECRET}}),
+    ]
 
 
 class CertManager(pulumi.ComponentResource):
@@ -85,18 +92,13 @@ class CertManager(pulumi.ComponentResource):
             "cert-manager", versions.CERT_MANAGER, ns, cert_manager_values(), self
         )
         previous: pulumi.Resource = self.release
-        # Each object waits for the one it names: the CA certificate for the self-signed
-        # issuer, the CA issuer for the certificate's secret.
-        for object_name, spec in issuer_specs(args.settings, args.ingress_class).items():
-            is_certificate = "issuerRef" in spec
+        for item in issuer_objects(args.settings, args.ingress_class):
             previous = kubernetes.apiextensions.CustomResource(
-                f"{name}-{object_name}",
+                f"{name}-{item.name}",
                 api_version="cert-manager.io/v1",
-                kind="Certificate" if is_certificate else "ClusterIssuer",
-                metadata={"name": object_name, "namespace": self.NAMESPACE}
-                if is_certificate
-                else {"name": object_name},
-                spec=spec,
+                kind=item.kind,
+                metadata=item.metadata(self.NAMESPACE),
+                spec=item.spec,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[previous]),
             )
         self.issuer = previous
