@@ -103,9 +103,10 @@ def test_aws_storage_is_encrypted_gp3_by_default_and_efs_for_shared_volumes(dev)
     assert gp3["parameters"]["encrypted"] == "true" and gp3["parameters"]["type"] == "gp3"
     assert gp3["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     (efs,) = releases(dev)["aws-efs-csi-driver"].inputs["values"]["storageClasses"]
-    efs_id = dev.named("shared-storage-efs").urn  # the file system of the AWS layer
+    file_system = dev.named("shared-storage-efs")  # the file system of the AWS layer
     assert efs["parameters"]["provisioningMode"] == "efs-ap"
-    assert efs_id in releases(dev)["aws-efs-csi-driver"].all_dependencies
+    assert efs["parameters"]["fileSystemId"] == f"{file_system.name}-id"  # its (mock) id
+    assert file_system.urn in releases(dev)["aws-efs-csi-driver"].all_dependencies
 
 
 def test_the_cloud_controller_runs_on_control_planes_with_routes_left_alone(dev):
