@@ -187,6 +187,8 @@ def _object_store() -> dict[str, Any]:
             "enabled": True,
             "name": BUCKET_CLASS,
             "reclaimPolicy": "Delete",
+            # RGW has one zone group; S3 clients still sign for a region, and RGW's default
+            # zone group answers to us-east-1 (Rook's own default here).
             "parameters": {"region": "us-east-1"},
         },
     }
