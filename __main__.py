@@ -2,11 +2,11 @@
 
 import pulumi
 
+from components.addons.platform import MlPlatform, MlPlatformArgs
 from components.kubeadm.cluster import KubeadmCluster, KubeadmClusterArgs
-from components.platform.platform import MlPlatform, MlPlatformArgs
+from model.inventory import host_summary
 from stacks import aws, baremetal
 from stacks.config import load_config
-from stacks.inventory import host_summary
 
 config = load_config()
 infrastructure = {"aws": aws, "baremetal": baremetal}[config.infrastructure]
@@ -15,23 +15,25 @@ cluster = KubeadmCluster(
     "cluster",
     KubeadmClusterArgs(
         inventory=inventory,
+        site=config.site,
         kubernetes=config.kubernetes,
-        gpu_driver=config.platform.gpu.driver,
+        gpu_driver=config.platform["gpu"].driver,
         vip_interface=config.baremetal.vip_interface if config.baremetal else None,
     ),
 )
 platform = MlPlatform(
     "platform",
-    MlPlatformArgs(config.platform, inventory, cluster_ready=cluster.cni),
+    MlPlatformArgs(config.platform, config.site, inventory, cluster_ready=cluster.cni),
     opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
 )
 
 pulumi.export("infrastructure", config.infrastructure)
 pulumi.export("kubernetesVersion", config.kubernetes.version)
 pulumi.export(
-    "apiServer", pulumi.Output.format("https://{0}:{1}", inventory.api_endpoint, inventory.api_port)
+    "apiServer",
+    pulumi.Output.format("https://{0}:{1}", inventory.api_endpoint, config.site.api_port),
 )
 pulumi.export("hosts", {host.name: host_summary(host) for host in inventory.hosts})
 pulumi.export("kubeconfig", cluster.kubeconfig)
-if platform.monitoring:
-    pulumi.export("grafanaAdminPassword", platform.monitoring.grafana_password.result)
+for name, value in platform.exports.items():
+    pulumi.export(name, value)

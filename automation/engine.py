@@ -14,7 +14,7 @@ import json
 import runpy
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -255,12 +255,12 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
         )
 
 
-def _run_program(program: Path) -> None:
+def _run_program(function: Callable[[], None]) -> None:
     """Run the program and register the stack's outputs, as the SDK's entry point does
     (`run_in_stack`); the monitor records them from that registration. (Under `set_mocks`
     the root stack registered its still empty outputs when it was made.)"""
     try:
-        runpy.run_path(str(program), run_name="__main__")
+        function()
     finally:
         root = ROOT.get()
         if root is not None:
@@ -294,12 +294,28 @@ def evaluate(
 ) -> Evaluation:
     """Run the program for `stack` offline and return what it registered and exported."""
     settings = settings or load_stack(stack)
+    if str(program.parent) not in sys.path:
+        sys.path.insert(0, str(program.parent))
+    return run(lambda: runpy.run_path(str(program), run_name="__main__"), stack, settings, preview)
+
+
+def run(
+    function: Callable[[], None],
+    stack: str = "test",
+    settings: StackSettings | None = None,
+    preview: bool = False,
+) -> Evaluation:
+    """Run `function` as a Pulumi program offline (a piece of the program, in tests) and
+    return what it registered and exported."""
+    settings = settings or StackSettings({}, frozenset())
     # A fresh context per run: the SDK keeps its settings, config and root stack in context
     # variables, so runs never see each other's state.
-    return contextvars.Context().run(_evaluate, stack, settings, preview, program)
+    return contextvars.Context().run(_evaluate, function, stack, settings, preview)
 
 
-def _evaluate(stack: str, settings: StackSettings, preview: bool, program: Path) -> Evaluation:
+def _evaluate(
+    function: Callable[[], None], stack: str, settings: StackSettings, preview: bool
+) -> Evaluation:
     pulumi.runtime.set_all_config(
         {k: _wire_value(v) for k, v in settings.values.items()}, sorted(settings.secret_keys)
     )
@@ -308,10 +324,8 @@ def _evaluate(stack: str, settings: StackSettings, preview: bool, program: Path)
         monitor.mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor
     )
     evaluation = Evaluation(stack, monitor.registrations)
-    if str(program.parent) not in sys.path:
-        sys.path.insert(0, str(program.parent))
     try:
-        _sync_await(run_pulumi_func(lambda: _run_program(program)))
+        _sync_await(run_pulumi_func(lambda: _run_program(function)))
         evaluation.exports = _exports(monitor.stack_outputs)
         if monitor.duplicates:
             raise DuplicateUrnError(f"duplicate resource URNs: {', '.join(monitor.duplicates)}")
@@ -340,6 +354,7 @@ __all__ = [
     "evaluate",
     "load_stack",
     "placeholder",
+    "run",
     "secret_values",
     "unwrap_secrets",
     "with_overrides",

@@ -10,8 +10,9 @@ from components.aws.hosts import Hosts, HostsArgs, HostSpec
 from components.aws.network import Network, NetworkArgs
 from components.aws.security import SecurityGroups, SecurityGroupsArgs
 from components.aws.storage import SharedStorage, SharedStorageArgs
-from stacks.config import AwsConfig, PlatformConfig
-from stacks.inventory import CONTROL_PLANE, WORKER, Host, Inventory, SshAccess
+from model.inventory import CONTROL_PLANE, WORKER, Host, Inventory, SshAccess
+from stacks.config import StackConfig
+from stacks.sections.aws import AwsConfig
 from stacks.sshkeys import public_key_output
 
 
@@ -41,7 +42,7 @@ def _zone_names(region_zones: pulumi.Output[list[str]], count: int) -> list[pulu
     return [region_zones.apply(lambda names, i=i: pick(names, i)) for i in range(count)]
 
 
-def build_inventory(config: PlatformConfig) -> Inventory:
+def build_inventory(config: StackConfig) -> Inventory:
     cfg = config.aws
     cluster = config.kubernetes.cluster_name
     # An explicit provider: the region comes from our validated config, not from aws:region.
@@ -112,12 +113,9 @@ def build_inventory(config: PlatformConfig) -> Inventory:
     )
     return Inventory(
         cluster_name=cluster,
-        infrastructure="aws",
         hosts=inventory_hosts,
         api_endpoint=api.dns_name,
         shared_filesystem_id=storage.file_system.id,
-        node_network=str(cfg.vpc_cidr),
-        region=cfg.region,
         # Nodes in private subnets reach package mirrors only once NAT routes exist.
         ready=tuple(network.nat_gateways),
     )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from stacks.config import PlatformConfig
-from stacks.inventory import Host, Inventory, SshAccess
+from model.inventory import Host, Inventory, SshAccess
+from stacks.config import StackConfig
 
 
-def build_inventory(config: PlatformConfig) -> Inventory:
+def build_inventory(config: StackConfig) -> Inventory:
     """The configured lab hosts, reached over SSH, with the kube-vip VIP as API endpoint."""
     bm = config.baremetal
     access = SshAccess(
@@ -14,7 +14,7 @@ def build_inventory(config: PlatformConfig) -> Inventory:
         port=bm.ssh_port,
         private_key=config.ssh_private_key,
         bastion_address=bm.bastion.address if bm.bastion else None,
-        bastion_user=bm.bastion.user if bm.bastion else None,
+        bastion_user=(bm.bastion.user or bm.ssh_user) if bm.bastion else None,
     )
     hosts = tuple(
         Host(
@@ -30,9 +30,6 @@ def build_inventory(config: PlatformConfig) -> Inventory:
     )
     return Inventory(
         cluster_name=config.kubernetes.cluster_name,
-        infrastructure="baremetal",
         hosts=hosts,
         api_endpoint=str(bm.control_plane_vip),
-        node_network=str(bm.host_network),
-        load_balancer_addresses=str(bm.load_balancer_addresses),
     )

@@ -1,16 +1,28 @@
-"""Stack fixtures for tests: the committed stack files, changed the way a user would."""
+"""What tests share: the committed stack files changed the way a user would, the deployment
+graph of an evaluation, and one add-on deployed on its own."""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import pulumi
 from pulumi.runtime import rpc
 
-from automation.engine import Evaluation, StackSettings, evaluate, load_stack
+from automation.engine import Evaluation, Registration, StackSettings, evaluate, load_stack, run
+from components import versions
+from components.addons.addon import Addon, AddonContext
+from components.addons.platform import PlatformSettings, read_platform
+from model.fields import ConfigError, Fields, Problems
+from model.inventory import GpuSpec, Host, Inventory, SshAccess
+from model.settings import Context
+from model.site import Site
 
 Config = dict[str, Any]
+# The Kubernetes OpenAPI schema objects are validated against: the pinned minor's.
+SCHEMA_VERSION = ".".join(versions.KUBERNETES_VERSION.split(".")[:2]) + ".0"
 PREFIX = "ml-platform:"
 
 
@@ -85,3 +97,123 @@ def plain_text(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(plain_text(v) for v in value)
     return str(value)
+
+
+# ---- the deployment graph ----------------------------------------------------------------
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def releases(evaluation: Evaluation) -> dict[str, Registration]:
+    """Helm releases by release name."""
+    return {r.inputs["name"]: r for r in evaluation.of_type(RELEASE) if "name" in r.inputs}
+
+
+def upstream(evaluation: Evaluation, urn: str) -> set[str]:
+    """Every URN `urn` waits for, directly or through others."""
+    graph = evaluation.by_urn()
+    seen: set[str] = set()
+    pending = [urn]
+    while pending:
+        for dependency in graph[pending.pop()].all_dependencies:
+            if dependency not in seen and dependency in graph:
+                seen.add(dependency)
+                pending.append(dependency)
+    return seen
+
+
+def waits_for(evaluation: Evaluation, later: Registration, earlier: Registration) -> bool:
+    """Whether `later` waits for `earlier`, directly or through others."""
+    return earlier.urn in upstream(evaluation, later.urn)
+
+
+def custom(evaluation: Evaluation, type_suffix: str, name: str) -> Registration:
+    """The one custom resource of a type ending in `type_suffix` named `name`."""
+    (match,) = [
+        r
+        for r in evaluation.registrations
+        if r.custom and r.type.endswith(type_suffix) and r.name == name
+    ]
+    return match
+
+
+# ---- one add-on on its own -----------------------------------------------------------------
+
+
+def site(cloud: str | None = None, **changes: Any) -> Site:
+    """A site like the lab's (or, with cloud="aws", like dev's), with `changes`."""
+    if cloud == "aws":
+        base = Site("aws", 6443, "10.0.0.0/16", "^ip-.*$", True, None, True, 2, 2, 0)
+    else:
+        base = Site(None, 6443, "192.168.10.0/24", "^[a-z0-9-]+$", False, "192.168.10.200-192.168.10.220", False, 4, 4, 3)  # fmt: skip
+    return dataclasses.replace(base, **changes)
+
+
+def sample_hosts(access: SshAccess) -> tuple[Host, ...]:
+    """cp-1, and gpu-1..gpu-4 with one GPU each; gpu-1..gpu-3 carry a Ceph device."""
+    hosts = [Host("cp-1", "192.168.10.11", ("control-plane",), access.connection("192.168.10.11"))]
+    for n in range(1, 5):
+        address = f"192.168.10.{100 + n}"
+        hosts.append(
+            Host(
+                f"gpu-{n}",
+                address,
+                ("worker",),
+                access.connection(address),
+                gpu=GpuSpec(model="rtx-4090", count=1),
+                storage_devices=("/dev/nvme1n1",) if n < 4 else (),
+                node_name=f"gpu-{n}",
+            )
+        )
+    return tuple(hosts)
+
+
+def deploy_addon(
+    addon: Addon,
+    settings: Any = None,
+    *,
+    at: Site | None = None,
+    others: Mapping[str, Any] | None = None,
+    enabled: Iterable[str] = (),
+    shared_filesystem_id: str | None = None,
+) -> Evaluation:
+    """`addon` deployed alone from `settings`, under the offline engine: what it registers,
+    with a stand-in `cluster` component as everything it waits for. `others` are other
+    add-ons' settings it reads; `enabled` the other add-ons the stack has."""
+
+    def program() -> None:
+        cluster = pulumi.ComponentResource("test:index:Cluster", "cluster")
+        platform = pulumi.ComponentResource("test:index:Platform", "platform")
+        access = SshAccess("ubuntu", pulumi.Output.secret("offline-key"))
+        inventory = Inventory("test", sample_hosts(access), "192.168.10.10", shared_filesystem_id)
+        context = AddonContext(
+            site=at or site(),
+            inventory=inventory,
+            domain="ml.example.edu",
+            settings={addon.name: settings, **(others or {})},
+            enabled_addons=frozenset({addon.name, *enabled}),
+            depends_on=[cluster],
+            deployed={},
+            opts=pulumi.ResourceOptions(parent=platform),
+        )
+        deployed = addon.deploy(settings, context)
+        for name, value in deployed.exports.items():
+            pulumi.export(name, value)
+
+    return run(program).check()
+
+
+def read_platform_config(platform: Mapping[str, Any], at: Site | None = None) -> PlatformSettings:
+    """The `platform:` section read as a stack at `at` would read it; raises ConfigError."""
+    problems = Problems()
+    top = Fields({"platform": platform}, "ml-platform:", problems, ("platform",))
+    settings = read_platform(top, Context(at or site(), "test"), "ml-platform-test")
+    problems.raise_if_any()
+    return settings
+
+
+def refused(error: ConfigError, key: str) -> str:
+    """The rendered problems naming `key` (fails when none does)."""
+    found = [p.render() for p in error.problems if p.key == key]
+    assert found, f"no problem names {key}: {error}"
+    return " ".join(found)

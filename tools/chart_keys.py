@@ -2,7 +2,7 @@
 
 Helm ignores a values key the chart does not read, so a typo silently does nothing. This
 tool flattens a chart's `values.yaml` into one dotted path per line; the test in
-`tests/components/platform/test_chart_values.py` checks every key the program sets against
+`tests/components/addons/test_chart_values.py` checks every key the program sets against
 that list. Regenerate the file whenever the chart's pin in `components/versions.py` moves:
 
     python tools/chart_keys.py values.yaml --chart traefik --version 39.0.0 \

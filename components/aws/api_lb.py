@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.tags import cluster_tags
-from stacks.inventory import API_SERVER_PORT
+from model.site import API_SERVER_PORT
 
 
 @dataclass(frozen=True)

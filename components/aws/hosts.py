@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from components import versions
 from components.aws.iam import NodeRole
 from components.aws.tags import cluster_tags
-from stacks.config import GpuSpec
+from model.inventory import GpuSpec
 
 BASTION_INSTANCE_TYPE = "t3.small"
 BASTION_VOLUME_GB = 20

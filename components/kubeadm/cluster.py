@@ -21,15 +21,17 @@ from components.kubeadm import documents
 from components.kubeadm.cni import Cni, CniArgs
 from components.kubeadm.scripts import RUN_FROM_STDIN, script_bundle
 from components.kubeadm.secrets import ClusterSecrets
+from components.kubeadm.settings import KubernetesSettings
 from components.outputs import with_resolved
-from stacks.config import KubernetesConfig
-from stacks.inventory import Host, Inventory
+from model.inventory import Host, Inventory
+from model.site import Site
 
 
 @dataclass(frozen=True)
 class KubeadmClusterArgs:
     inventory: Inventory
-    kubernetes: KubernetesConfig
+    site: Site
+    kubernetes: KubernetesSettings
     # "preinstalled": the driver comes with the host image, and host preparation checks it.
     gpu_driver: str
     # kube-vip's interface on bare metal; None where a cloud load balancer fronts the API.
@@ -61,7 +63,7 @@ class KubeadmCluster(pulumi.ComponentResource):
         self._args = args
         inventory = args.inventory
         self._secrets = ClusterSecrets(f"{name}-secrets", opts=pulumi.ResourceOptions(parent=self))
-        self._external_cloud = inventory.infrastructure == "aws"
+        self._external_cloud = args.site.cloud is not None
         prepared = {host.name: self._prepare(host) for host in inventory.hosts}
         first = inventory.first_control_plane
         init = self._init(first, prepared[first.name])
@@ -132,7 +134,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             cluster_name=self._args.inventory.cluster_name,
             kubernetes_version=k8s.version,
             control_plane_endpoint=endpoint,
-            api_port=self._args.inventory.api_port,
+            api_port=self._args.site.api_port,
             pod_subnet=str(k8s.pod_subnet),
             service_subnet=str(k8s.service_subnet),
             external_cloud_provider=self._external_cloud,

@@ -11,7 +11,7 @@ import pulumi_kubernetes as kubernetes
 
 from components import versions
 from components.kubeadm.scripts import RUN_FROM_STDIN, script_bundle
-from stacks.inventory import Host
+from model.inventory import Host
 
 
 @dataclass(frozen=True)

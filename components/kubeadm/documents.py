@@ -42,7 +42,6 @@ class ClusterSettings:
     pod_subnet: str
     service_subnet: str
     external_cloud_provider: bool
-    cert_sans: tuple[str, ...] = ()
 
 
 def b64(text: str) -> str:
@@ -121,7 +120,7 @@ def cluster_configuration(cluster: ClusterSettings) -> dict:
         "controlPlaneEndpoint": f"{cluster.control_plane_endpoint}:{cluster.api_port}",
         "networking": {"podSubnet": cluster.pod_subnet, "serviceSubnet": cluster.service_subnet},
         "apiServer": {
-            "certSANs": [cluster.control_plane_endpoint, *cluster.cert_sans],
+            "certSANs": [cluster.control_plane_endpoint],
             "extraArgs": _args(api_args),
             "extraVolumes": [
                 _hostpath_volume(

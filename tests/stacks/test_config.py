@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from automation.engine import evaluate
-from stacks.fields import ConfigError
+from components import versions
+from model.fields import ConfigError
 from tests.helpers import Config, evaluate_changed, evaluate_config, stack_config
 
 
@@ -13,7 +14,10 @@ from tests.helpers import Config, evaluate_changed, evaluate_config, stack_confi
 def test_committed_stacks_evaluate(stack):
     evaluation = evaluate(stack).check()
     assert evaluation.exports["infrastructure"].value in ("aws", "baremetal")
-    assert evaluation.exports["kubernetesVersion"].value == "1.36.4"
+    assert (
+        evaluation.exports["kubernetesVersion"].value
+        == stack_config(stack)["kubernetes"]["version"]
+    )
 
 
 def hosts(config: Config) -> list[dict]:
@@ -168,4 +172,4 @@ def test_defaults_fill_what_is_left_out():
         config.pop("tenants")
 
     evaluation = evaluate_changed("lab", minimal).check()
-    assert evaluation.exports["kubernetesVersion"].value == "1.36.4"
+    assert evaluation.exports["kubernetesVersion"].value == versions.KUBERNETES_VERSION

@@ -9,14 +9,16 @@ import yaml
 from pulumi.runtime import rpc
 
 from automation.engine import evaluate
-from tests.helpers import evaluate_changed, evaluate_config, lab_with_workers, plain_text
+from tests.helpers import (
+    SCHEMA_VERSION,
+    evaluate_changed,
+    evaluate_config,
+    lab_with_workers,
+    plain_text,
+    stack_config,
+)
 
 COMMAND = "command:remote:Command"
-
-
-@pytest.fixture(scope="module")
-def lab():
-    return evaluate("lab").check()
 
 
 def commands(evaluation) -> dict:
@@ -102,7 +104,7 @@ def test_kubeadm_documents_have_the_right_api_and_fields(lab):
     assert len(init["certificateKey"]) == 64
     assert cluster["controlPlaneEndpoint"] == "192.168.10.10:6443"
     assert cluster["networking"] == {"podSubnet": "10.244.0.0/16", "serviceSubnet": "10.96.0.0/12"}
-    assert cluster["kubernetesVersion"] == "v1.36.4"
+    assert cluster["kubernetesVersion"] == f"v{stack_config('lab')['kubernetes']['version']}"
     api_args = {a["name"]: a["value"] for a in cluster["apiServer"]["extraArgs"]}
     assert api_args["encryption-provider-config"] == "/etc/kubernetes/encryption/config.yaml"
     assert "audit-policy-file" in api_args
@@ -135,7 +137,7 @@ def test_kube_vip_pod_validates_against_kubernetes_136(lab):
     kubernetes_validate = pytest.importorskip("kubernetes_validate")
     params = bundle_params(commands(lab)["join-cp-2"])
     pod = yaml.safe_load(base64.b64decode(params["KUBE_VIP_MANIFEST_B64"]))
-    kubernetes_validate.validate(pod, "1.36.0", strict=True)
+    kubernetes_validate.validate(pod, SCHEMA_VERSION, strict=True)
 
 
 def test_a_41st_worker_touches_only_its_own_host():

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from automation.engine import Evaluation
-from tests.components.platform.conftest import RELEASE
-from tests.helpers import evaluate_changed
+from components import versions
+from tests.helpers import RELEASE, evaluate_changed
 
 KEYS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "chart_values"
 
@@ -115,7 +115,7 @@ def test_every_keys_list_belongs_to_a_release_the_program_makes(releases_seen):
 
 
 def test_a_misspelt_key_is_caught():
-    traefik = {"chart": "traefik", "version": "41.3.0"}
+    traefik = {"chart": "traefik", "version": versions.TRAEFIK.version}
     assert unknown_keys({**traefik, "values": {"ingressClass": {"isDefault": True}}}) == [
         "ingressClass.isDefault"
     ]
@@ -126,4 +126,6 @@ def test_a_misspelt_key_is_caught():
 
 def test_a_moved_pin_without_a_fresh_keys_list_is_caught():
     with pytest.raises(AssertionError, match="regenerate it"):
-        unknown_keys({"chart": "traefik", "version": "42.0.0", "values": {}})
+        unknown_keys(
+            {"chart": "traefik", "version": versions.TRAEFIK.version + "-moved", "values": {}}
+        )

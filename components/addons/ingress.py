@@ -10,22 +10,30 @@ from typing import Any
 import pulumi
 
 from components import versions
-from components.platform.release import BASELINE, namespace, release
+from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.helm import BASELINE, namespace, release
+from model.settings import setting
+from model.site import Cloud
 
 INGRESS_CLASS = "traefik"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngressSettings:
+    replicas: int = setting("replicas", 2, minimum=1, doc="Traefik replicas")
 
 
 @dataclass(frozen=True)
 class TraefikArgs:
     replicas: int
-    on_aws: bool
+    cloud: Cloud | None
     depends_on: Sequence[pulumi.Resource]
 
 
 def traefik_values(args: TraefikArgs) -> dict[str, Any]:
     annotations = (
         # An internet-facing NLB made by the AWS cloud controller manager.
-        {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"} if args.on_aws else {}
+        {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"} if args.cloud == "aws" else {}
     )
     return {
         "deployment": {"replicas": args.replicas},
@@ -69,3 +77,20 @@ class Traefik(pulumi.ComponentResource):
         ns = namespace(self.NAMESPACE, BASELINE, self, args.depends_on)
         self.release = release("traefik", versions.TRAEFIK, ns, traefik_values(args), self)
         self.register_outputs({})
+
+
+def _deploy(settings: IngressSettings, context: AddonContext) -> Deployed:
+    args = TraefikArgs(settings.replicas, context.site.cloud, context.depends_on)
+    return Deployed(Traefik("traefik", args, context.opts))
+
+
+ADDON: Addon[IngressSettings] = Addon(
+    name="ingress",
+    summary="Traefik: the default IngressClass, behind a LoadBalancer Service",
+    deploy=_deploy,
+    settings=IngressSettings,
+    section="ingress",
+    # Its Service needs a load balancer: MetalLB on bare metal, the cloud controller on AWS.
+    needs=("prometheus-crds", "metallb", "aws-cloud-controller"),
+    charts=(versions.TRAEFIK,),
+)

@@ -6,17 +6,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 
 from components import versions
-from components.platform.release import release
+from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.helm import release
+from model.settings import setting
+
+VpaMode = Literal["recommend", "auto", "off"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoscalingSettings:
+    # Recommendations only by default: `auto` lets the updater evict pods to resize them.
+    vpa: VpaMode = setting(
+        "vpa", "recommend", doc="`auto` lets the Vertical Pod Autoscaler evict pods to resize them"
+    )
 
 
 @dataclass(frozen=True)
 class AutoscalingArgs:
-    vpa_mode: str  # recommend | auto | off
+    vpa_mode: VpaMode
     # The kubelet CSR approver (metrics-server needs kubelets' serving certificates) and the
     # Prometheus CRDs (its ServiceMonitor).
     depends_on: Sequence[pulumi.Resource]
@@ -33,7 +45,7 @@ def metrics_server_values() -> dict[str, Any]:
     }
 
 
-def vpa_values(mode: str) -> dict[str, Any]:
+def vpa_values(mode: VpaMode) -> dict[str, Any]:
     acting = mode == "auto"
     return {
         "recommender": {"enabled": True},
@@ -67,3 +79,19 @@ class Autoscaling(pulumi.ComponentResource):
                 depends_on=[self.metrics_server],
             )
         self.register_outputs({})
+
+
+def _deploy(settings: AutoscalingSettings, context: AddonContext) -> Deployed:
+    args = AutoscalingArgs(settings.vpa, context.depends_on)
+    return Deployed(Autoscaling("autoscaling", args, context.opts))
+
+
+ADDON: Addon[AutoscalingSettings] = Addon(
+    name="autoscaling",
+    summary="metrics-server for HorizontalPodAutoscalers, and the Vertical Pod Autoscaler",
+    deploy=_deploy,
+    settings=AutoscalingSettings,
+    section="autoscaling",
+    needs=("prometheus-crds", "kubelet-csr-approver"),
+    charts=(versions.METRICS_SERVER, versions.VERTICAL_POD_AUTOSCALER),
+)

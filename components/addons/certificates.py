@@ -1,23 +1,52 @@
-"""Certificates: cert-manager with the platform's ClusterIssuer, and the approver of kubelet
-serving certificates (kubeadm's kubelets ask for them with serverTLSBootstrap, so that
-metrics-server and `kubectl logs` verify kubelets over TLS)."""
+"""cert-manager with the platform's ClusterIssuer `platform`: a self-signed root CA, or an
+ACME account solving HTTP-01 challenges through the ingress."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components import versions
-from components.platform.release import BASELINE, namespace, release
-from stacks.config import CertificateSettings
+from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.helm import BASELINE, namespace, release
+from components.addons.ingress import INGRESS_CLASS
+from model.fields import Fields
+from model.formats import EMAIL, HTTPS_URL
+from model.settings import Context, setting
 
 # What Ingresses and other certificates name: `cert-manager.io/cluster-issuer: platform`.
 CLUSTER_ISSUER = "platform"
 ROOT_CA_SECRET = "platform-root-ca"
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateSettings:
+    issuer: Literal["self-signed", "acme"] = setting(
+        "issuer", "self-signed", doc="what the ClusterIssuer `platform` signs with"
+    )
+    acme_email: str | None = setting(
+        "acmeEmail", None, format=EMAIL, doc="the ACME account's address; required with `acme`"
+    )
+    acme_server: str = setting(
+        "acmeServer",
+        LETS_ENCRYPT,
+        format=HTTPS_URL,
+        doc="the ACME directory (Let's Encrypt production)",
+    )
+
+
+def _check(
+    settings: CertificateSettings, section: Fields, _context: Context, _peers: Mapping[str, Any]
+) -> None:
+    if settings.issuer == "acme" and not settings.acme_email:
+        section.bad(
+            "acmeEmail", "is required with issuer acme", "set the address the CA may write to"
+        )
 
 
 @dataclass(frozen=True)
@@ -105,45 +134,18 @@ class CertManager(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-@dataclass(frozen=True)
-class CsrApproverArgs:
-    # Node names the approver accepts, and the addresses their certificates may carry.
-    node_name_regex: str
-    node_network: str
-    # Lab node names are not in DNS; on AWS they resolve to the node's own address.
-    bypass_dns_resolution: bool
-    depends_on: Sequence[pulumi.Resource]
+def _deploy(settings: CertificateSettings, context: AddonContext) -> Deployed:
+    args = CertManagerArgs(settings, INGRESS_CLASS, context.depends_on)
+    return Deployed(CertManager("cert-manager", args, context.opts))
 
 
-def csr_approver_values(args: CsrApproverArgs) -> dict[str, Any]:
-    return {
-        "providerRegex": args.node_name_regex,
-        "providerIpPrefixes": [args.node_network],
-        "bypassDnsResolution": args.bypass_dns_resolution,
-        "maxExpirationSeconds": "31622400",  # 366 days, as kubelet asks
-        "replicas": 2,
-        "tolerations": [
-            {
-                "key": "node-role.kubernetes.io/control-plane",
-                "operator": "Exists",
-                "effect": "NoSchedule",
-            }
-        ],
-        "metrics": {"serviceMonitor": {"enabled": True}},
-    }
-
-
-class KubeletCsrApprover(pulumi.ComponentResource):
-    def __init__(
-        self, name: str, args: CsrApproverArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("ml-platform:platform:KubeletCsrApprover", name, None, opts)
-        self.release = release(
-            "kubelet-csr-approver",
-            versions.KUBELET_CSR_APPROVER,
-            "kube-system",
-            csr_approver_values(args),
-            self,
-            depends_on=args.depends_on,
-        )
-        self.register_outputs({})
+ADDON: Addon[CertificateSettings] = Addon(
+    name="certificates",
+    summary="cert-manager and the ClusterIssuer `platform` (self-signed root CA or ACME)",
+    deploy=_deploy,
+    settings=CertificateSettings,
+    section="certificates",
+    needs=("prometheus-crds",),
+    charts=(versions.CERT_MANAGER,),
+    check=_check,
+)

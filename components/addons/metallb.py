@@ -1,5 +1,5 @@
-"""LoadBalancer Services on both stacks: MetalLB (L2) on bare metal, the AWS cloud controller
-manager on AWS (it also initialises the nodes kubelet registered with an external cloud)."""
+"""MetalLB: addresses for LoadBalancer Services on bare metal, announced by ARP (L2) from the
+site's pool (`baremetal.loadBalancerAddresses`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,8 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components import versions
-from components.platform.release import PRIVILEGED, namespace, release
-
-CONTROL_PLANE_TOLERATION = {
-    "key": "node-role.kubernetes.io/control-plane",
-    "operator": "Exists",
-    "effect": "NoSchedule",
-}
+from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.helm import CONTROL_PLANE_TOLERATION, PRIVILEGED, namespace, release
 
 
 @dataclass(frozen=True)
@@ -73,49 +68,18 @@ class MetalLb(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-@dataclass(frozen=True)
-class CloudControllerArgs:
-    depends_on: Sequence[pulumi.Resource]
+def _deploy(_settings: None, context: AddonContext) -> Deployed:
+    pool = context.site.load_balancer_pool
+    if pool is None:
+        raise ValueError("MetalLB is enabled only where the site has a load-balancer pool")
+    return Deployed(MetalLb("metallb", MetalLbArgs(pool, context.depends_on), context.opts))
 
 
-def cloud_controller_values() -> dict[str, Any]:
-    return {
-        "image": {"tag": versions.AWS_CLOUD_CONTROLLER_MANAGER_IMAGE_TAG},
-        "args": [
-            "--v=2",
-            "--cloud-provider=aws",
-            "--use-service-account-credentials=true",
-            # Calico routes pods itself; the VPC route tables stay as the program made them.
-            "--configure-cloud-routes=false",
-        ],
-        # Reaches IMDS for the instance role without depending on the pod network.
-        "hostNetworking": True,
-        "nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
-        "tolerations": [
-            {
-                "key": "node.cloudprovider.kubernetes.io/uninitialized",
-                "value": "true",
-                "effect": "NoSchedule",
-            },
-            CONTROL_PLANE_TOLERATION,
-            # Nodes stay NotReady until it initialises them; it must run before that.
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoSchedule"},
-        ],
-    }
-
-
-class AwsCloudControllerManager(pulumi.ComponentResource):
-    def __init__(
-        self, name: str, args: CloudControllerArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("ml-platform:platform:AwsCloudControllerManager", name, None, opts)
-        # The chart installs into kube-system whatever the release namespace.
-        self.release = release(
-            "aws-cloud-controller-manager",
-            versions.AWS_CLOUD_CONTROLLER_MANAGER,
-            "kube-system",
-            cloud_controller_values(),
-            self,
-            depends_on=args.depends_on,
-        )
-        self.register_outputs({})
+ADDON: Addon[None] = Addon(
+    name="metallb",
+    summary="MetalLB: LoadBalancer addresses from the site's pool, announced by ARP",
+    deploy=_deploy,
+    charts=(versions.METALLB,),
+    enabled=lambda _settings, context: context.site.load_balancer_pool is not None,
+    when="where the site has a load-balancer pool (bare metal)",
+)

@@ -18,6 +18,13 @@ import pulumi_kubernetes as kubernetes
 
 from components.versions import HelmChart
 
+# For what must run on control planes too (controllers of node-level add-ons).
+CONTROL_PLANE_TOLERATION = {
+    "key": "node-role.kubernetes.io/control-plane",
+    "operator": "Exists",
+    "effect": "NoSchedule",
+}
+
 # Pod Security admission: add-ons that need host access (node agents, CSI plugins, speakers)
 # run in privileged namespaces; everything else gets the baseline profile enforced.
 PRIVILEGED = "privileged"

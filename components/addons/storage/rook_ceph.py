@@ -1,12 +1,7 @@
-"""Storage classes for the platform.
-
-Bare metal: Rook-Ceph on the hosts' spare devices. Rook 1.20 installs in three charts, in
-order: the operator (with the ceph-csi-operator and the CRDs), the ceph-csi drivers, then the
-cluster (CephCluster, a replicated block pool as the default StorageClass, CephFS for shared
-volumes, and an object store when MLflow keeps its artifacts in Ceph).
-AWS: the EBS CSI driver (encrypted gp3, the default class) and the EFS CSI driver (a
-ReadWriteMany class on the file system of the AWS layer).
-"""
+"""Rook-Ceph on the hosts' spare devices. Rook 1.20 installs in three charts, in order: the
+operator (with the ceph-csi-operator and the CRDs), the ceph-csi drivers, then the cluster
+(CephCluster, a replicated block pool as the default StorageClass, CephFS for shared
+volumes, and an object store when the object store is Ceph's RGW)."""
 
 from __future__ import annotations
 
@@ -17,7 +12,7 @@ from typing import Any
 import pulumi
 
 from components import versions
-from components.platform.release import PRIVILEGED, namespace, release
+from components.addons.helm import PRIVILEGED, namespace, release
 
 ROOK_NAMESPACE = "rook-ceph"
 BLOCK_CLASS = "ceph-block"
@@ -221,78 +216,4 @@ class RookCeph(pulumi.ComponentResource):
             timeout_seconds=1800,
         )
         self.default_class = BLOCK_CLASS
-        self.register_outputs({})
-
-
-@dataclass(frozen=True)
-class AwsStorageArgs:
-    file_system_id: pulumi.Input[str]
-    depends_on: Sequence[pulumi.Resource]
-
-
-def ebs_values() -> dict[str, Any]:
-    return {
-        "controller": {"replicaCount": 2, "enableMetrics": True},
-        "node": {"tolerateAllTaints": True},
-        "storageClasses": [
-            {
-                "name": "gp3",
-                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-                "volumeBindingMode": "WaitForFirstConsumer",
-                "reclaimPolicy": "Delete",
-                "allowVolumeExpansion": True,
-                "parameters": {
-                    "type": "gp3",
-                    "encrypted": "true",
-                    "csi.storage.k8s.io/fstype": "ext4",
-                },
-            }
-        ],
-    }
-
-
-def efs_values(file_system_id: str) -> dict[str, Any]:
-    return {
-        "controller": {
-            "replicaCount": 2,
-            "enableMetrics": True,
-            "serviceMonitor": {"enabled": True},
-        },
-        "storageClasses": [
-            {
-                "name": "efs",
-                "reclaimPolicy": "Delete",
-                "volumeBindingMode": "Immediate",
-                "parameters": {
-                    # One access point per volume, each its own directory and owner.
-                    "provisioningMode": "efs-ap",
-                    "fileSystemId": file_system_id,
-                    "directoryPerms": "700",
-                    "basePath": "/dynamic_provisioning",
-                },
-            }
-        ],
-    }
-
-
-class AwsStorage(pulumi.ComponentResource):
-    NAMESPACE = "aws-storage"
-
-    def __init__(
-        self, name: str, args: AwsStorageArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("ml-platform:platform:AwsStorage", name, None, opts)
-        # The CSI node plugins mount on the host.
-        ns = namespace(self.NAMESPACE, PRIVILEGED, self, args.depends_on)
-        self.ebs = release(
-            "aws-ebs-csi-driver", versions.AWS_EBS_CSI_DRIVER, ns, ebs_values(), self
-        )
-        self.efs = release(
-            "aws-efs-csi-driver",
-            versions.AWS_EFS_CSI_DRIVER,
-            ns,
-            pulumi.Output.from_input(args.file_system_id).apply(efs_values),
-            self,
-        )
-        self.default_class = "gp3"
         self.register_outputs({})

@@ -1,21 +1,29 @@
-"""The machines as later layers see them: hosts, their roles and how to reach them.
-
-An `Inventory` is all the cluster and platform layers get of the infrastructure, whether the
-hosts are AWS instances this program created or lab machines that already exist.
-"""
+"""The machines as the cluster and platform layers see them: hosts, their roles, how to reach
+them, whether AWS instances this program created or lab machines that already exist."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_command as command
 
-from stacks.config import GpuSpec
+from model.formats import LABEL_VALUE
+from model.settings import setting
 
-CONTROL_PLANE = "control-plane"
-WORKER = "worker"
-API_SERVER_PORT = 6443
+Role = Literal["control-plane", "worker"]
+CONTROL_PLANE: Role = "control-plane"
+WORKER: Role = "worker"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuSpec:
+    # The model reaches the kubelet's --node-labels flag: a label value, nothing else.
+    model: str = setting(
+        "model", doc="GPU model, a label value (e.g. rtx-4090)", format=LABEL_VALUE
+    )
+    count: int = setting("count", 1, minimum=1, doc="GPUs in the host")
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class SshAccess:
 class Host:
     name: str
     address: pulumi.Input[str]
-    roles: tuple[str, ...]
+    roles: tuple[Role, ...]
     connection: command.remote.ConnectionArgs
     gpu: GpuSpec | None = None
     storage_devices: tuple[str, ...] = ()
@@ -71,17 +79,10 @@ class Host:
 @dataclass(frozen=True)
 class Inventory:
     cluster_name: str
-    infrastructure: str
     hosts: tuple[Host, ...]
     # DNS name or address that clients and joining nodes use for the API server.
     api_endpoint: pulumi.Input[str]
-    api_port: int = API_SERVER_PORT
-    # The network the nodes' addresses come from (the lab segment, the VPC).
-    node_network: str = ""
-    # MetalLB's pool, `first-last` (bare metal only; AWS load balancers come from the CCM).
-    load_balancer_addresses: str | None = None
-    region: str | None = None
-    # EFS file system for ReadWriteMany volumes (aws only).
+    # The cloud's ReadWriteMany file system (the Site says whether there is one).
     shared_filesystem_id: pulumi.Input[str] | None = None
     # Resources the hosts depend on beyond their addresses (routes, NAT) before SSH works.
     ready: tuple[pulumi.Resource, ...] = field(default=())

@@ -1,6 +1,5 @@
-"""Monitoring: the Prometheus Operator CRDs first (everything with a ServiceMonitor or a
-PrometheusRule waits for them, not for Prometheus), then kube-prometheus-stack with a
-generated Grafana password, GPU and Ceph dashboards, and the alerts its defaults lack.
+"""Monitoring: kube-prometheus-stack with a generated Grafana password, GPU and Ceph
+dashboards, and the alerts its defaults lack (its CRDs come first, from `prometheus_crds`).
 
 Its default rules already alert on nodes not ready (KubeNodeNotReady), etcd (etcdNoLeader,
 etcdMembersDown, ...) and kubelet and client certificate expiry; the program adds GPU XID
@@ -9,7 +8,7 @@ errors, unhealthy or hot GPUs, and cert-manager certificates close to expiry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +17,11 @@ import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 
 from components import versions
-from components.platform.release import PRIVILEGED, namespace, release
-from stacks.config import MonitoringSettings
+from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.helm import PRIVILEGED, namespace, release
+from model.fields import Fields
+from model.formats import BINARY_SIZE, DNS_SUBDOMAIN, PROMETHEUS_DURATION
+from model.settings import Context, setting
 
 NAMESPACE = "monitoring"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
@@ -27,26 +29,37 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 HARDWARE_XIDS = "48|63|64|74|79|92|94|95|119|120|140"
 
 
-class PrometheusCrds(pulumi.ComponentResource):
-    """The monitoring.coreos.com CRDs in their own release: templates, so upgraded with it
-    (a chart's crds/ directory is installed once and never upgraded)."""
+@dataclass(frozen=True, kw_only=True)
+class MonitoringSettings:
+    enabled: bool = setting("enabled", True, doc="install kube-prometheus-stack")
+    retention: str = setting(
+        "retention", "15d", format=PROMETHEUS_DURATION, doc="how long Prometheus keeps samples"
+    )
+    volume_size: str = setting(
+        "volumeSize",
+        "50Gi",
+        format=BINARY_SIZE,
+        doc="Prometheus' volume; it keeps at most 85% of it, dropping the oldest data first",
+    )
+    # Rendered by the chart through `tpl`: a class name, nothing else.
+    storage_class: str | None = setting(
+        "storageClass",
+        None,
+        format=DNS_SUBDOMAIN,
+        doc="class of Prometheus' and Grafana's volumes (default: the cluster's default class)",
+    )
 
-    def __init__(
-        self,
-        name: str,
-        depends_on: Sequence[pulumi.Resource],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("ml-platform:platform:PrometheusCrds", name, None, opts)
-        self.release = release(
-            "prometheus-operator-crds",
-            versions.PROMETHEUS_OPERATOR_CRDS,
-            "kube-system",
-            {},
-            self,
-            depends_on=depends_on,
+
+def _check(
+    settings: MonitoringSettings, section: Fields, _context: Context, others: Mapping[str, Any]
+) -> None:
+    no_storage = others["storage"].provider == "none"
+    if settings.enabled and no_storage and not settings.storage_class:
+        section.bad(
+            "storageClass",
+            "Prometheus and Grafana need volumes, but storage.provider is none and no class is named",
+            "name an existing StorageClass in monitoring.storageClass, or choose a storage provider",
         )
-        self.register_outputs({})
 
 
 @dataclass(frozen=True)
@@ -243,3 +256,29 @@ class Monitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
         self.register_outputs({"grafanaAdminPassword": self.grafana_password.result})
+
+
+def _deploy(settings: MonitoringSettings, context: AddonContext) -> Deployed:
+    args = MonitoringArgs(
+        settings,
+        ceph_dashboards=context.settings["storage"].provider == "rook-ceph",
+        gpu_dashboards=context.enabled("gpu"),
+        depends_on=context.depends_on,
+    )
+    monitoring = Monitoring("monitoring", args, context.opts)
+    return Deployed(monitoring, {"grafanaAdminPassword": monitoring.grafana_password.result})
+
+
+ADDON: Addon[MonitoringSettings] = Addon(
+    name="monitoring",
+    summary="kube-prometheus-stack: Prometheus, Alertmanager, Grafana, dashboards and alerts",
+    deploy=_deploy,
+    settings=MonitoringSettings,
+    section="monitoring",
+    # Prometheus' volume comes from the storage add-on's default class.
+    needs=("prometheus-crds", "storage"),
+    charts=(versions.KUBE_PROMETHEUS_STACK,),
+    enabled=lambda settings, _context: settings.enabled,
+    when="`enabled`",
+    check=_check,
+)

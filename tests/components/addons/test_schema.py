@@ -15,9 +15,8 @@ import pytest
 from jsonschema import Draft7Validator
 
 from automation.engine import Evaluation, unwrap_secrets
-from tests.helpers import evaluate_changed
+from tests.helpers import SCHEMA_VERSION, evaluate_changed
 
-SCHEMA_VERSION = "1.36.0"
 # API groups served by Kubernetes itself (core is the empty group).
 BUILT_IN_GROUPS = {"core", "apps", "batch", "rbac.authorization.k8s.io", "storage.k8s.io"}
 CRD_SCHEMAS = Path(__file__).resolve().parents[2] / "fixtures" / "crd_schemas"

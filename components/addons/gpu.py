@@ -8,17 +8,61 @@ tensor-core activity) are datacenter-only and stay absent (see the README).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 
 from components import versions, yamltext
-from components.platform.release import PRIVILEGED, namespace, release
-from stacks.config import GpuSettings
+from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.helm import PRIVILEGED, namespace, release
+from model.fields import Fields
+from model.settings import Context, Derived, PerSite, setting, subsection
 
 DEVICE_PLUGIN_CONFIG = "time-slicing-config"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimeSlicing:
+    replicas: int = setting(
+        "replicas",
+        1,
+        minimum=1,
+        doc="each GPU advertised as this many; time-slicing gives no memory isolation",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuSettings:
+    enabled: bool = setting(
+        "enabled",
+        Derived(lambda context, _: context.site.gpu_hosts > 0, "`true` when a host has a GPU"),
+        doc="install the NVIDIA GPU operator",
+    )
+    driver: Literal["preinstalled", "managed"] = setting(
+        "driver",
+        PerSite(on_premises="preinstalled", cloud="managed"),
+        doc="preinstalled: host preparation checks it; managed: the operator builds it on each node",
+    )
+    time_slicing: TimeSlicing = subsection("timeSlicing", TimeSlicing, doc="GPU sharing")
+    mig: bool = setting("mig", False, doc="Multi-Instance GPU (data-center cards only)")
+
+    @property
+    def time_slicing_replicas(self) -> int:
+        return self.time_slicing.replicas
+
+
+def _check(
+    settings: GpuSettings, section: Fields, context: Context, _settings: Mapping[str, Any]
+) -> None:
+    site = context.site
+    wanted = settings.enabled or settings.mig or settings.time_slicing_replicas > 1
+    if site.hosts_known and site.gpu_hosts == 0 and wanted:
+        section.problems.add(
+            section.path, "enabled", "GPU features are set but no host has a GPU",
+            "add gpu: {model, count} to the GPU hosts, or remove platform.gpu",
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,3 +148,22 @@ class GpuOperator(pulumi.ComponentResource):
             timeout_seconds=1800,
         )
         self.register_outputs({})
+
+
+def _deploy(settings: GpuSettings, context: AddonContext) -> Deployed:
+    args = GpuOperatorArgs(settings, context.depends_on)
+    return Deployed(GpuOperator("gpu-operator", args, context.opts))
+
+
+ADDON: Addon[GpuSettings] = Addon(
+    name="gpu",
+    summary="the NVIDIA GPU operator: device plugin (time-slicing), container toolkit, DCGM exporter",
+    deploy=_deploy,
+    settings=GpuSettings,
+    section="gpu",
+    needs=("prometheus-crds",),
+    charts=(versions.GPU_OPERATOR,),
+    enabled=lambda settings, _context: settings.enabled,
+    when="`enabled` (by default when a host has a GPU)",
+    check=_check,
+)

@@ -1,0 +1,36 @@
+"""The add-on registry: every add-on the platform knows, one line each.
+
+`MlPlatform` deploys the enabled ones in the order their `needs` give; the stack config reads
+each one's `platform.<section>`; docs/addons.md is generated from this list.
+"""
+
+from __future__ import annotations
+
+from components.addons import (
+    autoscaling,
+    certificates,
+    cloud_controller,
+    csr_approver,
+    gpu,
+    ingress,
+    metallb,
+    monitoring,
+    object_store,
+    prometheus_crds,
+    storage,
+)
+from components.addons.addon import Addon
+
+ADDONS: tuple[Addon, ...] = (
+    cloud_controller.ADDON,
+    prometheus_crds.ADDON,
+    csr_approver.ADDON,
+    metallb.ADDON,
+    ingress.ADDON,
+    certificates.ADDON,
+    storage.ADDON,
+    object_store.ADDON,
+    gpu.ADDON,
+    monitoring.ADDON,
+    autoscaling.ADDON,
+)

@@ -1,0 +1,166 @@
+"""What a config string may look like, by what it becomes.
+
+A string that reaches a kubelet flag, a shell, a Helm value rendered through `tpl` or a YAML
+document is checked against the format of its destination, never passed through raw. Every
+pattern is a full match over ASCII (`[0-9]`, not `\\d`, which also matches other digits), so
+a trailing newline or a look-alike digit is refused. A format may also convert the text
+(a CIDR into an `IPv4Network`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from model.values import AddressRange
+
+
+@dataclass(frozen=True)
+class Format:
+    """A kind of string: its name in the docs, its pattern, and how to say it is wrong."""
+
+    name: str
+    problem: str  # what is wrong, e.g. "is not a DNS label"
+    fix: str  # how to write it instead
+    pattern: str | None = None
+    # Turns the text into the value the program uses; ValueError means "not this format".
+    convert: Callable[[str], Any] | None = None
+    # Adds the conversion error to the problem, where it says something useful.
+    explain_error: bool = False
+
+    def parse(self, text: str) -> tuple[bool, Any, str]:
+        """(ok, value, problem) for `text`."""
+        if not text.isascii() or (self.pattern and not re.fullmatch(self.pattern, text)):
+            return False, None, self.problem
+        if self.convert is None:
+            return True, text, ""
+        try:
+            return True, self.convert(text), ""
+        except ValueError as error:
+            detail = f" ({error})" if self.explain_error else ""
+            return False, None, f"{self.problem}{detail}"
+
+
+def _address_range(text: str) -> AddressRange:
+    """`first-last`, or a CIDR taken as all of its addresses."""
+    if "/" in text:
+        network = ipaddress.IPv4Network(text)
+        return AddressRange(network[0], network[-1])
+    first, _, last = text.partition("-")
+    first_ip = ipaddress.IPv4Address(first.strip())
+    last_ip = ipaddress.IPv4Address((last or first).strip())
+    if last_ip < first_ip:
+        raise ValueError("it ends before it starts")
+    return AddressRange(first_ip, last_ip)
+
+
+def _fraction(text: str) -> int:
+    """The N of `1/N`."""
+    return int(text.removeprefix("1/"))
+
+
+DNS_LABEL_PATTERN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+
+DNS_LABEL = Format(
+    "DNS label",
+    "is not a DNS label",
+    "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit",
+    DNS_LABEL_PATTERN,
+)
+DNS_SUBDOMAIN = Format(
+    "DNS name",
+    "is not a DNS-1123 name",
+    "use lowercase letters, digits, '-' and '.', e.g. local-nvme",
+    rf"(?=.{{1,253}}$){DNS_LABEL_PATTERN}(\.{DNS_LABEL_PATTERN})*",
+)
+# A Kubernetes label value: it reaches the kubelet's --node-labels flag, where a space or a
+# comma would start another flag or label.
+LABEL_VALUE = Format(
+    "label value",
+    "is not a Kubernetes label value",
+    "use at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+    r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?",
+)
+KUBERNETES_VERSION = Format(
+    "1.MINOR.PATCH", "must be an exact version 1.MINOR.PATCH", "e.g. 1.36.4", r"1\.[0-9]+\.[0-9]+"
+)
+IPV4 = Format(
+    "IPv4 address",
+    "is not an IPv4 address",
+    "write it as four dotted numbers, 192.0.2.10",
+    convert=ipaddress.IPv4Address,
+)
+CIDR = Format(
+    "CIDR",
+    "is not an IPv4 CIDR",
+    "write it as network/prefix with no host bits set, 10.0.0.0/16",
+    r"[0-9.]+/[0-9]{1,2}",
+    convert=ipaddress.IPv4Network,
+    explain_error=True,
+)
+ADDRESS_RANGE = Format(
+    "first-last or CIDR",
+    "is not an address range",
+    "write it as first-last, lowest address first (192.0.2.200-192.0.2.220), or as a CIDR",
+    r"[0-9./ -]+",
+    convert=_address_range,
+    explain_error=True,
+)
+HOST = Format(
+    "address or DNS name",
+    "is not an IPv4 address or a DNS name",
+    "write it as 192.0.2.10 or bastion.example.edu",
+    rf"[0-9.]+|{DNS_LABEL_PATTERN}(\.{DNS_LABEL_PATTERN})*",
+)
+DEVICE_PATH = Format(
+    "/dev path",
+    "is not an absolute /dev path",
+    "e.g. /dev/nvme1n1 or /dev/disk/by-id/nvme-...",
+    r"/dev/[A-Za-z0-9._:+@-]+(/[A-Za-z0-9._:+@-]+)*",
+)
+# Linux interface names: at most 15 bytes, no '/' or white space.
+INTERFACE = Format(
+    "interface name", "is not a network interface name", "e.g. eno1", r"[A-Za-z0-9_.:-]{1,15}"
+)
+UNIX_USER = Format("user name", "is not a Unix user name", "e.g. ubuntu", r"[a-z_][a-z0-9_-]{0,31}")
+AWS_REGION = Format(
+    "AWS region", "is not an AWS region name", "e.g. us-east-1", r"[a-z]{2}(-[a-z]+)+-[0-9]"
+)
+INSTANCE_TYPE = Format(
+    "EC2 instance type",
+    "is not an EC2 instance type",
+    "e.g. m7i.large",
+    r"[a-z][a-z0-9-]*\.[a-z0-9]+",
+)
+AMI = Format("AMI id", "is not an AMI id", "e.g. ami-0123456789abcdef0", r"ami-[0-9a-f]{8,17}")
+# Prometheus' duration syntax, units largest first: 15d, 2w, 1d12h.
+PROMETHEUS_DURATION = Format(
+    "Prometheus duration",
+    "is not a Prometheus duration",
+    "write it like 15d, 2w or 36h (units y w d h m s ms)",
+    r"(?=[0-9])([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?",
+)
+BINARY_SIZE = Format(
+    "size in Mi, Gi or Ti",
+    "is not a size in Mi, Gi or Ti",
+    "write it like 50Gi",
+    r"[1-9][0-9]*(Mi|Gi|Ti)",
+)
+EMAIL = Format(
+    "e-mail address",
+    "is not an e-mail address",
+    "write it as name@example.edu",
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+",
+)
+HTTPS_URL = Format(
+    "https URL",
+    "must be an https:// URL",
+    "e.g. https://acme-v02.api.letsencrypt.org/directory",
+    r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?",
+)
+FRACTION = Format(
+    "1/N", "must be 1/N", "write it as 1/1, 1/2, 1/4 ...", r"1/[1-9][0-9]*", convert=_fraction
+)

@@ -1,0 +1,176 @@
+"""The `baremetal:` section: lab hosts that exist already, reached over SSH."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass
+
+from model.fields import Fields
+from model.formats import (
+    ADDRESS_RANGE,
+    CIDR,
+    DEVICE_PATH,
+    DNS_LABEL,
+    DNS_LABEL_PATTERN,
+    HOST,
+    INTERFACE,
+    IPV4,
+    UNIX_USER,
+)
+from model.inventory import CONTROL_PLANE, GpuSpec, Role
+from model.settings import Context, keys_of, read_settings, setting
+from model.site import API_SERVER_PORT, Site
+from model.values import AddressRange
+
+# Lab node names are the configured host names, DNS labels (the config checks them).
+NODE_NAMES = f"^{DNS_LABEL_PATTERN}$"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostConfig:
+    name: str = setting("name", format=DNS_LABEL, doc="the node name")
+    address: ipaddress.IPv4Address = setting("address", format=IPV4, doc="the host's address")
+    roles: tuple[Role, ...] = setting("roles", doc="`control-plane`, `worker` or both")
+    gpu: GpuSpec | None = setting("gpu", None, doc="the host's GPUs")
+    storage_devices: tuple[str, ...] = setting(
+        "storageDevices",
+        (),
+        format=DEVICE_PATH,
+        doc="whole devices Ceph may take (it wipes them); /dev/disk/by-id paths are stable",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bastion:
+    address: str = setting("address", format=HOST, doc="the jump host")
+    user: str | None = setting("user", None, format=UNIX_USER, doc="default: `sshUser`")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaremetalConfig:
+    ssh_user: str = setting(
+        "sshUser", "ubuntu", format=UNIX_USER, doc="user with password-less sudo on every host"
+    )
+    ssh_port: int = setting("sshPort", 22, minimum=1, maximum=65535, doc="SSH port of the hosts")
+    control_plane_vip: ipaddress.IPv4Address = setting(
+        "controlPlaneVip",
+        format=IPV4,
+        doc="kube-vip address of the API server; not a host, not in the pool",
+    )
+    vip_interface: str = setting(
+        "vipInterface",
+        format=INTERFACE,
+        doc="control planes' NIC on which kube-vip announces the VIP",
+    )
+    host_network: ipaddress.IPv4Network = setting(
+        "hostNetwork",
+        format=CIDR,
+        doc="the hosts' segment: every host address, the VIP and the MetalLB pool lie in it",
+    )
+    load_balancer_addresses: AddressRange = setting(
+        "loadBalancerAddresses",
+        format=ADDRESS_RANGE,
+        doc="MetalLB's pool for LoadBalancer Services",
+    )
+    bastion: Bastion | None = setting("bastion", None, doc="jump host for SSH")
+    hosts: tuple[HostConfig, ...] = setting(
+        "hosts", doc="the machines; an odd number of control planes"
+    )
+
+    def site(self) -> Site:
+        hosts = self.hosts
+        return Site(
+            cloud=None,
+            api_port=API_SERVER_PORT,
+            node_network=str(self.host_network),
+            node_name_pattern=NODE_NAMES,
+            node_names_resolve=False,
+            load_balancer_pool=str(self.load_balancer_addresses),
+            shared_filesystem=False,
+            gpu_hosts=sum(1 for h in hosts if h.gpu),
+            gpus=sum(h.gpu.count for h in hosts if h.gpu),
+            storage_hosts=sum(1 for h in hosts if h.storage_devices),
+        )
+
+
+def read(top: Fields, context: Context) -> BaremetalConfig | None:
+    section = top.section("baremetal", keys_of(BaremetalConfig), required=True)
+    config = None if section is None else read_settings(BaremetalConfig, section, context)
+    if config is not None:
+        _check_hosts(section, config.hosts)
+        _check_addresses(section, config)
+    return config
+
+
+def _check_hosts(section: Fields, hosts: tuple[HostConfig, ...]) -> None:
+    for index, host in enumerate(hosts):
+        if not host.roles:
+            section.problems.add(
+                f"{section.key('hosts')}[{index}].roles",
+                [],
+                "is empty",
+                "give the host control-plane, worker or both",
+            )
+    for attribute in ("name", "address"):
+        for value, seen in Counter(getattr(h, attribute) for h in hosts).items():
+            if seen > 1:
+                section.problems.add(
+                    section.key("hosts"), str(value),
+                    f"{seen} hosts share the {attribute} {value}",
+                    f"give each host its own {attribute}",
+                )  # fmt: skip
+    planes = sum(1 for h in hosts if CONTROL_PLANE in h.roles)
+    control_plane_count(section, "hosts", planes)
+
+
+def control_plane_count(section: Fields, key: str, count: int) -> None:
+    if count == 0 or count % 2 == 0:
+        section.problems.add(
+            section.key(key),
+            count,
+            "etcd needs an odd number of control planes (a quorum survives one loss with 3)",
+            "use 1 (no HA), 3 or 5 control-plane hosts",
+        )
+
+
+def _check_addresses(section: Fields, bm: BaremetalConfig) -> None:
+    """The VIP and the MetalLB pool against each other, the hosts and the hosts' network: ARP
+    (kube-vip, MetalLB L2) answers only on the hosts' own segment."""
+    pool, vip, network = bm.load_balancer_addresses, bm.control_plane_vip, bm.host_network
+    fix = f"use addresses inside hostNetwork ({network}), or correct hostNetwork"
+    if pool.first not in network or pool.last not in network:
+        section.problems.add(
+            section.key("loadBalancerAddresses"), str(pool),
+            f"is not inside the hosts' network {network}: MetalLB's ARP answers would reach no one",
+            fix,
+        )  # fmt: skip
+    if vip not in network:
+        section.problems.add(
+            section.key("controlPlaneVip"),
+            str(vip),
+            f"is not inside the hosts' network {network}",
+            fix,
+        )
+    if vip in pool:
+        section.problems.add(
+            section.key("controlPlaneVip"), str(vip), f"lies inside the MetalLB pool {pool}",
+            "take the VIP out of loadBalancerAddresses (MetalLB would hand it to a Service)",
+        )  # fmt: skip
+    for index, host in enumerate(bm.hosts):
+        if host.address not in network:
+            section.problems.add(
+                f"{section.key('hosts')}[{index}].address", str(host.address),
+                f"host {host.name} is not inside the hosts' network {network}", fix,
+            )  # fmt: skip
+        if host.address == vip:
+            section.problems.add(
+                section.key("controlPlaneVip"), str(vip), f"is the address of host {host.name}",
+                "use a free address on the hosts' network for the VIP",
+            )  # fmt: skip
+        elif host.address in pool:
+            section.problems.add(
+                section.key("loadBalancerAddresses"), str(pool),
+                f"contains host {host.name}'s address {host.address}",
+                "use a range of free addresses",
+            )  # fmt: skip

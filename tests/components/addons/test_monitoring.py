@@ -1,0 +1,97 @@
+"""kube-prometheus-stack, dashboards and alerts, built from their settings alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from automation.engine import secret_values
+from components.addons import monitoring
+from components.addons.gpu import GpuSettings
+from components.addons.monitoring import MonitoringSettings
+from components.addons.storage import StorageSettings
+from model.fields import ConfigError
+from tests.helpers import custom, deploy_addon, plain_text, read_platform_config, refused, releases
+
+
+def deploy(settings: MonitoringSettings, storage: str = "rook-ceph", gpu: bool = True):
+    others = {
+        "storage": StorageSettings(provider=storage),
+        "gpu": GpuSettings(enabled=gpu, driver="managed"),
+    }
+    return deploy_addon(monitoring.ADDON, settings, others=others, enabled=["gpu"] if gpu else [])
+
+
+def prometheus_spec(evaluation) -> dict:
+    values = releases(evaluation)["kube-prometheus-stack"].inputs["values"]
+    return values["prometheus"]["prometheusSpec"]
+
+
+def test_settings_reach_prometheus():
+    settings = MonitoringSettings(retention="30d", volume_size="200Gi", storage_class="local-nvme")
+    spec = prometheus_spec(deploy(settings))
+    assert spec["retention"] == "30d"
+    assert spec["retentionSize"] == "174080MB"  # 85% of 200Gi: old data goes before the disk fills
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == "200Gi"
+    assert claim["storageClassName"] == "local-nvme"
+    assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
+
+
+def test_without_a_class_volumes_come_from_the_default_class():
+    spec = prometheus_spec(deploy(MonitoringSettings()))
+    assert spec["retention"] == "15d"
+    assert "storageClassName" not in spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+
+
+def test_dashboards_follow_the_add_ons_the_stack_has():
+    def folders(evaluation) -> set[str]:
+        values = releases(evaluation)["kube-prometheus-stack"].inputs["values"]
+        return set(values["grafana"].get("dashboards", {}))
+
+    assert folders(deploy(MonitoringSettings())) == {"gpu", "ceph"}
+    assert folders(deploy(MonitoringSettings(), storage="aws")) == {"gpu"}
+    assert folders(deploy(MonitoringSettings(), storage="aws", gpu=False)) == set()
+
+
+def test_platform_alerts_complete_the_default_rules():
+    evaluation = deploy(MonitoringSettings())
+    rules = custom(evaluation, "PrometheusRule", "monitoring-platform-alerts").inputs["spec"]
+    alerts = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    assert {"GPUXidError", "GPUUnhealthy", "CertificateExpiration"} <= alerts
+    values = releases(evaluation)["kube-prometheus-stack"].inputs["values"]
+    defaults = values["defaultRules"]["rules"]
+    assert defaults["etcd"] and defaults["kubernetesSystem"]  # etcd, KubeNodeNotReady
+
+
+def test_the_grafana_password_is_generated_exported_secret_and_never_plain():
+    evaluation = deploy(MonitoringSettings())
+    password = evaluation.exports["grafanaAdminPassword"]
+    assert password.secret and len(password.value) == 32
+    secret = custom(evaluation, "core/v1:Secret", "monitoring-grafana-admin")
+    assert secret_values(secret.inputs["stringData"])
+    assert all(password.value not in plain_text(r.inputs) for r in evaluation.registrations)
+    grafana = releases(evaluation)["kube-prometheus-stack"].inputs["values"]["grafana"]
+    assert grafana["admin"]["existingSecret"] == secret.inputs["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "words"),
+    [
+        ({"retention": "15 days"}, "retention", "not a Prometheus duration"),
+        ({"retention": "15d\n"}, "retention", "not a Prometheus duration"),
+        ({"volumeSize": "50GB"}, "volumeSize", "not a size"),
+        ({"storageClass": "fast disks"}, "storageClass", "not a DNS-1123 name"),
+    ],
+)
+def test_strings_are_checked_by_what_they_become(section, key, words):
+    with pytest.raises(ConfigError) as error:
+        read_platform_config({"monitoring": section})
+    assert words in refused(error.value, f"ml-platform:platform.monitoring.{key}")
+
+
+def test_monitoring_without_storage_must_name_a_class():
+    with pytest.raises(ConfigError) as error:
+        read_platform_config(
+            {"storage": {"provider": "none"}, "objectStore": {"provider": "minio"}}
+        )
+    assert "need volumes" in refused(error.value, "ml-platform:platform.monitoring.storageClass")

@@ -1,0 +1,132 @@
+"""The platform as each committed stack gets it: which add-ons, in which order, wired to the
+infrastructure. What each add-on makes of its settings is tested in its own test module."""
+
+from __future__ import annotations
+
+from automation.engine import evaluate
+from components import versions
+from components.addons import ADDONS
+from tests.helpers import custom, evaluate_changed, releases, upstream, waits_for
+
+LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster"}
+DEV_ONLY = {"aws-cloud-controller-manager", "aws-ebs-csi-driver", "aws-efs-csi-driver"}
+BOTH = {
+    "prometheus-operator-crds",
+    "kubelet-csr-approver",
+    "traefik",
+    "cert-manager",
+    "gpu-operator",
+    "kube-prometheus-stack",
+    "metrics-server",
+    "vertical-pod-autoscaler",
+}
+
+
+def test_each_stack_gets_its_add_ons(lab, dev):
+    assert set(releases(lab)) == BOTH | LAB_ONLY
+    assert set(releases(dev)) == BOTH | DEV_ONLY
+
+
+def test_the_stacks_settings_reach_their_add_ons(lab, dev):
+    for evaluation, replicas, driver in ((lab, 4, False), (dev, 2, True)):
+        values = releases(evaluation)["gpu-operator"].inputs["values"]
+        assert values["driver"]["enabled"] is driver
+        assert f"replicas: {replicas}" in values["devicePlugin"]["config"]["data"]["any"]
+    pool = custom(lab, "IPAddressPool", "metallb-pool")
+    assert pool.inputs["spec"]["addresses"] == ["192.168.10.200-192.168.10.220"]
+    storage = releases(lab)["rook-ceph-cluster"].inputs["values"]["cephClusterSpec"]["storage"]
+    assert [n["name"] for n in storage["nodes"]] == [f"gpu-0{n}" for n in range(1, 7)]
+
+
+def test_the_csr_approver_accepts_each_sites_nodes(lab, dev):
+    lab_values = releases(lab)["kubelet-csr-approver"].inputs["values"]
+    assert lab_values["providerIpPrefixes"] == ["192.168.10.0/24"]
+    assert lab_values["bypassDnsResolution"] is True
+    dev_values = releases(dev)["kubelet-csr-approver"].inputs["values"]
+    assert dev_values["providerIpPrefixes"] == ["10.0.0.0/16"]
+    assert "ec2" in dev_values["providerRegex"]
+
+
+def test_the_efs_class_names_the_aws_layers_file_system(dev):
+    (efs,) = releases(dev)["aws-efs-csi-driver"].inputs["values"]["storageClasses"]
+    file_system = dev.named("shared-storage-efs")
+    assert efs["parameters"]["fileSystemId"] == f"{file_system.name}-id"  # its (mock) id
+    assert file_system.urn in releases(dev)["aws-efs-csi-driver"].all_dependencies
+
+
+def test_the_grafana_password_is_a_secret_stack_output(lab):
+    assert lab.exports["grafanaAdminPassword"].secret
+
+
+# --- ordering -------------------------------------------------------------------------
+
+
+def test_every_add_on_waits_for_the_pod_network(lab):
+    calico = lab.named("cluster-cni-calico")
+    for name, release in releases(lab).items():
+        assert waits_for(lab, release, calico), name
+
+
+def test_on_aws_every_add_on_waits_for_the_cloud_controller(dev):
+    ccm = releases(dev)["aws-cloud-controller-manager"]
+    for name, release in releases(dev).items():
+        if release is not ccm:
+            assert waits_for(dev, release, ccm), name
+
+
+def test_monitored_add_ons_wait_for_the_prometheus_crds(lab):
+    crds = releases(lab)["prometheus-operator-crds"]
+    for name in BOTH - {"prometheus-operator-crds"} | {"rook-ceph", "rook-ceph-cluster"}:
+        assert waits_for(lab, releases(lab)[name], crds), name
+    assert waits_for(lab, custom(lab, "PrometheusRule", "monitoring-platform-alerts"), crds)
+
+
+def test_needs_order_what_must_be_ordered(lab):
+    r = releases(lab)
+    assert waits_for(lab, r["kube-prometheus-stack"], r["rook-ceph-cluster"])
+    assert waits_for(lab, r["traefik"], custom(lab, "IPAddressPool", "metallb-pool"))
+    assert waits_for(lab, r["metrics-server"], r["kubelet-csr-approver"])
+
+
+def test_independent_add_ons_install_in_parallel(lab):
+    r = releases(lab)
+    independent = [
+        "gpu-operator",
+        "cert-manager",
+        "rook-ceph-cluster",
+        "metallb",
+        "kubelet-csr-approver",
+    ]
+    for later in independent:
+        for earlier in independent:
+            if later != earlier:
+                assert not waits_for(lab, r[later], r[earlier]), f"{later} waits for {earlier}"
+    # No add-on waits for any worker: the platform starts once the control plane and CNI are up.
+    joins = {x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
+    assert not joins & upstream(lab, r["kube-prometheus-stack"].urn)
+
+
+def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
+    pinned = {
+        (c.chart, c.version) for c in vars(versions).values() if isinstance(c, versions.HelmChart)
+    } | {(versions.CALICO_CHART, versions.CALICO_VERSION)}
+    for evaluation in (lab, dev):
+        for release in evaluation.of_type("kubernetes:helm.sh/v3:Release"):
+            assert (release.inputs["chart"], release.inputs["version"]) in pinned
+    registered = {(c.chart, c.version) for addon in ADDONS for c in addon.charts}
+    assert {(r.inputs["chart"], r.inputs["version"]) for r in lab.of_type("kubernetes:helm.sh/v3:Release") if not r.name.startswith("cluster-")} <= registered  # fmt: skip
+
+
+def test_disabling_an_add_on_removes_exactly_it(lab):
+    off = evaluate_changed("lab", lambda c: c["platform"].update(monitoring={"enabled": False}))
+    removed = set(lab.by_urn()) - set(off.check().by_urn())
+    assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
+        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule"
+    }  # fmt: skip
+    assert "grafanaAdminPassword" not in off.exports
+
+
+def test_the_first_preview_of_a_new_environment_works():
+    for stack in ("lab", "dev"):
+        preview = evaluate(stack, preview=True).check()
+        assert set(releases(preview)) >= BOTH

@@ -1,0 +1,93 @@
+"""Storage: Rook-Ceph or EBS and EFS, built from their settings alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.addons import storage
+from components.addons.object_store import ObjectStoreSettings
+from components.addons.storage import StorageSettings
+from model.fields import ConfigError
+from tests.helpers import deploy_addon, read_platform_config, refused, releases, site, waits_for
+
+CEPH_RGW = {"object-store": ObjectStoreSettings(provider="ceph-rgw")}
+
+
+def rook(object_store: str = "ceph-rgw") -> dict:
+    others = {"object-store": ObjectStoreSettings(provider=object_store)}
+    evaluation = deploy_addon(storage.ADDON, StorageSettings(provider="rook-ceph"), others=others)
+    return releases(evaluation)
+
+
+def test_ceph_takes_exactly_the_storage_hosts_devices():
+    spec = rook()["rook-ceph-cluster"].inputs["values"]["cephClusterSpec"]
+    assert spec["mon"] == {"count": 3, "allowMultiplePerNode": False}
+    assert spec["storage"]["useAllNodes"] is False and spec["storage"]["useAllDevices"] is False
+    assert spec["storage"]["nodes"] == [
+        {"name": f"gpu-{n}", "devices": [{"name": "/dev/nvme1n1"}]} for n in (1, 2, 3)
+    ]
+
+
+def test_the_block_pool_is_the_default_class_with_three_replicas_on_distinct_hosts():
+    values = rook()["rook-ceph-cluster"].inputs["values"]
+    (pool,) = values["cephBlockPools"]
+    assert pool["spec"] == {"replicated": {"size": 3}, "failureDomain": "host"}
+    assert pool["storageClass"]["isDefault"] is True
+    (filesystem,) = values["cephFileSystems"]
+    assert filesystem["storageClass"]["isDefault"] is False
+    params = filesystem["storageClass"]["parameters"]
+    assert params["csi.storage.k8s.io/node-stage-secret-name"] == "rook-csi-cephfs-node"
+
+
+def test_ceph_runs_an_object_store_only_when_it_is_the_object_store():
+    assert rook("ceph-rgw")["rook-ceph-cluster"].inputs["values"]["cephObjectStores"]
+    assert rook("minio")["rook-ceph-cluster"].inputs["values"]["cephObjectStores"] == []
+
+
+def test_rook_installs_in_three_steps_with_rooks_driver_names():
+    evaluation = deploy_addon(storage.ADDON, StorageSettings(provider="rook-ceph"), others=CEPH_RGW)
+    r = releases(evaluation)
+    assert waits_for(evaluation, r["ceph-csi-drivers"], r["rook-ceph"])
+    assert waits_for(evaluation, r["rook-ceph-cluster"], r["ceph-csi-drivers"])
+    drivers = r["ceph-csi-drivers"].inputs["values"]["drivers"]
+    assert drivers["rbd"]["name"] == "rook-ceph.rbd.csi.ceph.com"
+    assert drivers["cephfs"]["name"] == "rook-ceph.cephfs.csi.ceph.com"
+    assert not drivers["nfs"]["enabled"] and not drivers["nvmeof"]["enabled"]
+
+
+def test_aws_volumes_are_encrypted_gp3_by_default_and_efs_for_shared_ones():
+    evaluation = deploy_addon(
+        storage.ADDON, StorageSettings(provider="aws"), at=site("aws"), shared_filesystem_id="fs-1"
+    )
+    r = releases(evaluation)
+    (gp3,) = r["aws-ebs-csi-driver"].inputs["values"]["storageClasses"]
+    assert gp3["parameters"]["encrypted"] == "true" and gp3["parameters"]["type"] == "gp3"
+    assert gp3["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    (efs,) = r["aws-efs-csi-driver"].inputs["values"]["storageClasses"]
+    assert efs["parameters"]["provisioningMode"] == "efs-ap"
+    assert efs["parameters"]["fileSystemId"] == "fs-1"
+
+
+def test_defaults_follow_the_site_and_none_deploys_nothing():
+    assert read_platform_config({})["storage"].provider == "rook-ceph"
+    assert read_platform_config({}, at=site("aws"))["storage"].provider == "aws"
+    none = read_platform_config(
+        {"storage": {"provider": "none"}, "objectStore": {"provider": "minio"},
+         "monitoring": {"storageClass": "local-nvme"}}
+    )  # fmt: skip
+    assert "storage" not in none.enabled
+
+
+@pytest.mark.parametrize(
+    ("provider", "at", "words"),
+    [
+        ("rook-ceph", site("aws"), "Rook-Ceph is for bare-metal hosts"),
+        ("rook-ceph", site(storage_hosts=2), "only 2 host(s) list storageDevices"),
+        ("aws", site(), "EBS and EFS exist only on AWS"),
+    ],
+)
+def test_a_provider_the_site_cannot_offer_is_refused(provider, at, words):
+    config = {"storage": {"provider": provider}, "objectStore": {"provider": "minio"}}
+    with pytest.raises(ConfigError) as error:
+        read_platform_config(config, at=at)
+    assert words in refused(error.value, "ml-platform:platform.storage.provider")
