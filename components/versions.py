@@ -11,24 +11,9 @@ from dataclasses import dataclass
 KUBERNETES_VERSION = "1.36.4"
 
 
-@dataclass(frozen=True)
-class KubernetesSupport:
-    """The Kubernetes minors a pinned add-on release is documented to run on."""
-
-    component: str
-    release: str
-    oldest_minor: int
-    newest_minor: int
-
-
-# Every pinned add-on constrains the cluster version; the platform supports the intersection.
-# Upper bounds are the support matrices recorded in DESIGN.md (checked late 2026); lower bounds
-# are each project's documented floor for that release.
-ADDON_KUBERNETES_SUPPORT: tuple[KubernetesSupport, ...] = (
-    KubernetesSupport("rancher", "2.15", oldest_minor=34, newest_minor=36),
-    KubernetesSupport("rook-ceph", "1.20", oldest_minor=31, newest_minor=36),
-    KubernetesSupport("gpu-operator", "26.7", oldest_minor=32, newest_minor=36),
-)
+def minor(version: str) -> str:
+    """`1.20` of `v1.20.6`, `26.7` of `v26.7.0`: the release line a version belongs to."""
+    return ".".join(version.removeprefix("v").split(".")[:2])
 
 
 def supported_kubernetes_minors() -> range:
@@ -81,8 +66,9 @@ CERT_MANAGER = HelmChart("cert-manager", "v1.21.1", "https://charts.jetstack.io"
 KUBELET_CSR_APPROVER = HelmChart(
     "kubelet-csr-approver", "1.2.14", "https://postfinance.github.io/kubelet-csr-approver"
 )
-ROOK_CEPH = HelmChart("rook-ceph", "v1.20.6", "https://charts.rook.io/release")
-ROOK_CEPH_CLUSTER = HelmChart("rook-ceph-cluster", "v1.20.6", "https://charts.rook.io/release")
+ROOK = "v1.20.6"  # the operator and the cluster chart move together
+ROOK_CEPH = HelmChart("rook-ceph", ROOK, "https://charts.rook.io/release")
+ROOK_CEPH_CLUSTER = HelmChart("rook-ceph-cluster", ROOK, "https://charts.rook.io/release")
 # Rook 1.20 no longer deploys the CSI drivers; this chart (from ceph-csi-operator) does.
 CEPH_CSI_DRIVERS = HelmChart(
     "ceph-csi-drivers", "1.0.4", "https://ceph.github.io/ceph-csi-operator"
@@ -109,14 +95,17 @@ VERTICAL_POD_AUTOSCALER = HelmChart(
     "vertical-pod-autoscaler", "0.11.0", "https://kubernetes.github.io/autoscaler"
 )
 
+# The dcgm-exporter release the GPU operator deploys (its values' dcgmExporter.version).
+DCGM_EXPORTER = "4.5.3-4.8.2"
+
 # Grafana dashboards, fetched by Grafana at start from tags (grafana.com revisions unpinned).
 GRAFANA_DASHBOARDS: dict[str, dict[str, str]] = {
     "gpu": {
-        "nvidia-dcgm-exporter": "https://raw.githubusercontent.com/NVIDIA/dcgm-exporter/"
-        "4.5.3-4.8.2/grafana/dcgm-exporter-dashboard.json",
+        "nvidia-dcgm-exporter": f"https://raw.githubusercontent.com/NVIDIA/dcgm-exporter/"
+        f"{DCGM_EXPORTER}/grafana/dcgm-exporter-dashboard.json",
     },
     "ceph": {
-        name: f"https://raw.githubusercontent.com/rook/rook/v1.20.6/deploy/examples/monitoring/"
+        name: f"https://raw.githubusercontent.com/rook/rook/{ROOK}/deploy/examples/monitoring/"
         f"grafana/{file}"
         for name, file in (
             ("ceph-cluster", "Ceph%20Cluster%20Dashboard.json"),
@@ -125,3 +114,26 @@ GRAFANA_DASHBOARDS: dict[str, dict[str, str]] = {
         )
     },
 }
+
+
+@dataclass(frozen=True)
+class KubernetesSupport:
+    """The Kubernetes minors a pinned add-on release is documented to run on."""
+
+    component: str
+    release: str
+    oldest_minor: int
+    newest_minor: int
+
+
+# Every pinned add-on constrains the cluster version; the platform supports the intersection.
+# Upper bounds are the support matrices recorded in DESIGN.md (checked late 2026); lower bounds
+# are each project's documented floor for that release. Rancher is not installed yet: the
+# cluster is kept inside its range so that adding it later changes no cluster version.
+ADDON_KUBERNETES_SUPPORT: tuple[KubernetesSupport, ...] = (
+    KubernetesSupport("rancher", "2.15", oldest_minor=34, newest_minor=36),
+    KubernetesSupport("rook-ceph", minor(ROOK), oldest_minor=31, newest_minor=36),
+    KubernetesSupport(
+        "gpu-operator", minor(GPU_OPERATOR.version), oldest_minor=32, newest_minor=36
+    ),
+)

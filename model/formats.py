@@ -119,7 +119,8 @@ DEVICE_PATH = Format(
     "/dev path",
     "is not an absolute /dev path",
     "e.g. /dev/nvme1n1 or /dev/disk/by-id/nvme-...",
-    r"/dev/[A-Za-z0-9._:+@-]+(/[A-Za-z0-9._:+@-]+)*",
+    # No `.` or `..` component: the path stays under /dev.
+    r"/dev(/(?!\.\.?(/|$))[A-Za-z0-9._:+@-]+)+",
 )
 # Linux interface names: at most 15 bytes, no '/' or white space.
 INTERFACE = Format(

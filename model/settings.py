@@ -268,6 +268,8 @@ def _type_text(spec: Setting, kind: Any) -> str:
 
 
 def _scalar_text(spec: Setting, kind: Any) -> str:
+    if spec.format is not None:
+        return spec.format.name
     if kind is bool:
         return "bool"
     if kind is int:
@@ -277,8 +279,6 @@ def _scalar_text(spec: Setting, kind: Any) -> str:
         return f"int{bounds}"
     if typing.get_origin(kind) is Literal:
         return " \\| ".join(f"`{c}`" for c in typing.get_args(kind))
-    if spec.format is not None:
-        return spec.format.name
     return "string"
 
 

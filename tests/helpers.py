@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pulumi
+import pulumi_random as random
 from pulumi.runtime import rpc
 
 from automation.engine import Evaluation, Registration, StackSettings, evaluate, load_stack, run
@@ -22,7 +23,7 @@ from model.site import Site
 
 Config = dict[str, Any]
 # The Kubernetes OpenAPI schema objects are validated against: the pinned minor's.
-SCHEMA_VERSION = ".".join(versions.KUBERNETES_VERSION.split(".")[:2]) + ".0"
+SCHEMA_VERSION = f"{versions.minor(versions.KUBERNETES_VERSION)}.0"
 PREFIX = "ml-platform:"
 
 
@@ -182,7 +183,8 @@ def deploy_addon(
     add-ons' settings it reads; `enabled` the other add-ons the stack has."""
 
     def program() -> None:
-        cluster = pulumi.ComponentResource("test:index:Cluster", "cluster")
+        # A custom resource: depending on a component means depending on its children.
+        cluster = random.RandomString("cluster", length=4)
         platform = pulumi.ComponentResource("test:index:Platform", "platform")
         access = SshAccess("ubuntu", pulumi.Output.secret("offline-key"))
         inventory = Inventory("test", sample_hosts(access), "192.168.10.10", shared_filesystem_id)

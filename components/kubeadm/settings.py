@@ -51,4 +51,4 @@ class KubernetesSettings:
     @property
     def minor(self) -> str:
         """`1.36` for `1.36.4`: the pkgs.k8s.io repository the packages come from."""
-        return ".".join(self.version.split(".")[:2])
+        return versions.minor(self.version)

@@ -51,7 +51,9 @@ def _check(
 
 def _deploy(settings: StorageSettings, context: AddonContext) -> Deployed:
     if settings.provider == "aws":
-        args = AwsStorageArgs(context.inventory.shared_filesystem_id, context.depends_on)
+        # A ReadWriteMany class only where the site offers a shared file system (EFS).
+        shared = context.inventory.shared_filesystem_id if context.site.shared_filesystem else None
+        args = AwsStorageArgs(shared, context.depends_on)
         return Deployed(AwsStorage("aws-storage", args, context.opts))
     nodes = tuple(
         StorageNode(str(h.node_name or h.name), h.storage_devices)

@@ -15,7 +15,8 @@ from components.addons.helm import PRIVILEGED, namespace, release
 
 @dataclass(frozen=True)
 class AwsStorageArgs:
-    file_system_id: pulumi.Input[str]
+    # None: no ReadWriteMany class (the EFS driver is left out).
+    file_system_id: pulumi.Input[str] | None
     depends_on: Sequence[pulumi.Resource]
 
 
@@ -73,15 +74,14 @@ class AwsStorage(pulumi.ComponentResource):
         super().__init__("ml-platform:platform:AwsStorage", name, None, opts)
         # The CSI node plugins mount on the host.
         ns = namespace(self.NAMESPACE, PRIVILEGED, self, args.depends_on)
-        self.ebs = release(
-            "aws-ebs-csi-driver", versions.AWS_EBS_CSI_DRIVER, ns, ebs_values(), self
-        )
-        self.efs = release(
-            "aws-efs-csi-driver",
-            versions.AWS_EFS_CSI_DRIVER,
-            ns,
-            pulumi.Output.from_input(args.file_system_id).apply(efs_values),
-            self,
-        )
+        release("aws-ebs-csi-driver", versions.AWS_EBS_CSI_DRIVER, ns, ebs_values(), self)
+        if args.file_system_id is not None:
+            release(
+                "aws-efs-csi-driver",
+                versions.AWS_EFS_CSI_DRIVER,
+                ns,
+                pulumi.Output.from_input(args.file_system_id).apply(efs_values),
+                self,
+            )
         self.default_class = "gp3"
         self.register_outputs({})

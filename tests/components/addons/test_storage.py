@@ -68,6 +68,13 @@ def test_aws_volumes_are_encrypted_gp3_by_default_and_efs_for_shared_ones():
     assert efs["parameters"]["fileSystemId"] == "fs-1"
 
 
+def test_without_a_shared_file_system_there_is_no_efs_class():
+    evaluation = deploy_addon(
+        storage.ADDON, StorageSettings(provider="aws"), at=site("aws", shared_filesystem=False)
+    )
+    assert set(releases(evaluation)) == {"aws-ebs-csi-driver"}
+
+
 def test_defaults_follow_the_site_and_none_deploys_nothing():
     assert read_platform_config({})["storage"].provider == "rook-ceph"
     assert read_platform_config({}, at=site("aws"))["storage"].provider == "aws"
