@@ -1,6 +1,9 @@
 """Bash step scripts that prepare hosts and run kubeadm, bundled for `sudo bash -s` over SSH.
 
-Each step is `scripts/<step>.sh`; `scripts/common.sh` holds the helpers they share. The Python side
+Each step is `scripts/<step>.sh`, or a directory `scripts/<step>/` of parts `NN-<part>.sh` run in
+the order of their numbers (`prepare-host/`: one part per concern), after the helpers only they
+share in the directory's `lib.sh`; `scripts/common.sh` holds the helpers every step shares. A
+part alone is the step `<step>/<part>` (without its number), for tests. The Python side
 sends `script_bundle(step, params)` as the STDIN of `sudo bash -s` (pulumi-command
 `remote.Command(stdin=...)`), so parameters, including secrets such as the bootstrap token and the
 certificate key, never appear on a command line.
@@ -11,7 +14,7 @@ Bundle layout::
     {
     export NAME='value'          # one line per parameter, shlex-quoted, sorted by name
     <scripts/common.sh>
-    <scripts/<step>.sh>
+    <scripts/<step>.sh>          (or each part of scripts/<step>/, in order)
     } </dev/null
 
 The braces make bash read the whole bundle before running any of it (a truncated transfer runs
@@ -33,6 +36,8 @@ SCRIPTS_DIR = Path(__file__).resolve().parent / "scripts"
 
 _COMMON = "common"
 _PARAM_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# The order prefix of a part's file name, `10-` in `prepare-host/10-swap.sh`.
+_PART_NUMBER = re.compile(r"(?<=/)[0-9]+-")
 # Names a parameter must not override: they change how bash or the scripts themselves behave.
 _RESERVED = frozenset(
     {"PATH", "IFS", "HOME", "SHELL", "ENV", "BASH_ENV", "ROOT", "ML_STEP", "SHELLOPTS", "PS4"}
@@ -42,8 +47,38 @@ _RESERVED = frozenset(
 # The scripts are files of this checkout; read them once per process, not once per host.
 @functools.cache
 def step_names() -> tuple[str, ...]:
-    """The available steps: every `scripts/*.sh` except common.sh, sorted."""
-    return tuple(sorted(path.stem for path in SCRIPTS_DIR.glob("*.sh") if path.stem != _COMMON))
+    """The available steps: every `scripts/*.sh` except common.sh, and every directory of
+    parts, sorted."""
+    files = {path.stem for path in SCRIPTS_DIR.glob("*.sh") if path.stem != _COMMON}
+    directories = {path.name for path in SCRIPTS_DIR.iterdir() if path.is_dir()}
+    return tuple(sorted(files | directories))
+
+
+@functools.cache
+def _parts(step: str) -> tuple[str, ...]:
+    """The files of `step`, relative to SCRIPTS_DIR: one file, or a directory's `lib.sh` and
+    parts in order, or its `lib.sh` and the one part named `<step>/<part>`. Empty for an
+    unknown step."""
+    if step in step_names() and (SCRIPTS_DIR / f"{step}.sh").is_file():
+        return (f"{step}.sh",)
+    directory, _, part = step.partition("/")
+    if directory not in step_names() or not (SCRIPTS_DIR / directory).is_dir():
+        return ()
+    lib = (f"{directory}/lib.sh",) if (SCRIPTS_DIR / directory / "lib.sh").is_file() else ()
+    parts = tuple(
+        f"{directory}/{p.name}" for p in sorted((SCRIPTS_DIR / directory).glob("[0-9]*.sh"))
+    )
+    if not part:
+        return lib + parts
+    named = {_PART_NUMBER.sub("", p): p for p in parts}
+    return lib + (named[f"{directory}/{part}.sh"],) if f"{directory}/{part}.sh" in named else ()
+
+
+def part_names(step: str) -> tuple[str, ...]:
+    """`<step>/<part>` for each part of a step that is a directory."""
+    return tuple(
+        _PART_NUMBER.sub("", p).removesuffix(".sh") for p in _parts(step) if _PART_NUMBER.search(p)
+    )
 
 
 def b64(text: str) -> str:
@@ -52,8 +87,8 @@ def b64(text: str) -> str:
 
 
 @functools.cache
-def _read(name: str) -> str:
-    text = (SCRIPTS_DIR / f"{name}.sh").read_text(encoding="utf-8")
+def _read(relative: str) -> str:
+    text = (SCRIPTS_DIR / relative).read_text(encoding="utf-8")
     return text if text.endswith("\n") else text + "\n"
 
 
@@ -64,7 +99,8 @@ def script_bundle(step: str, params: Mapping[str, str]) -> str:
     is reserved, like PATH or ROOT), a value that is not a string or contains a NUL byte, or a
     ``*_B64`` value that is not valid base64.
     """
-    if step not in step_names():
+    parts = _parts(step)
+    if not parts:
         raise ValueError(f"unknown kubeadm step {step!r}; known: {', '.join(step_names())}")
     exports: list[str] = []
     for name in sorted(params):
@@ -89,9 +125,8 @@ def script_bundle(step: str, params: Mapping[str, str]) -> str:
             "{\n",
             *exports,
             f"# ---- {_COMMON}.sh ----\n",
-            _read(_COMMON),
-            f"# ---- {step}.sh ----\n",
-            _read(step),
+            _read(f"{_COMMON}.sh"),
+            *(text for part in parts for text in (f"# ---- {part} ----\n", _read(part))),
             "} </dev/null\n",
         ]
     )

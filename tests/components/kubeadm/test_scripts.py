@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from components.kubeadm import scripts
-from components.kubeadm.scripts import SCRIPTS_DIR, script_bundle, step_names
+from components.kubeadm.scripts import SCRIPTS_DIR, part_names, script_bundle, step_names
 
 TOKEN_ID = "abcdef"
 TOKEN_SECRET = "0123456789abcdef"
@@ -293,7 +293,7 @@ def mode(path: Path) -> int:
 def test_shellcheck_is_clean_on_every_script():
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (CI installs it: apt-get install shellcheck)")
-    files = sorted(p.name for p in SCRIPTS_DIR.glob("*.sh"))
+    files = sorted(str(p.relative_to(SCRIPTS_DIR)) for p in SCRIPTS_DIR.rglob("*.sh"))
     proc = subprocess.run(
         ["shellcheck", "-x", "--severity=style", *files],
         cwd=SCRIPTS_DIR,
@@ -305,10 +305,13 @@ def test_shellcheck_is_clean_on_every_script():
 
 
 def test_every_step_script_stands_alone_and_relies_on_common_sh_explicitly():
-    for step in step_names():
-        text = (SCRIPTS_DIR / f"{step}.sh").read_text()
-        assert "set -euo pipefail" in text, step
-        assert "# shellcheck source" in text, step
+    for path in SCRIPTS_DIR.rglob("*.sh"):
+        if path.name in ("common.sh", "lib.sh"):
+            continue
+        text = path.read_text()
+        assert "set -euo pipefail" in text, path
+        assert "# shellcheck source" in text, path
+        assert re.search(r'^ML_STEP="[a-z/-]+"$', text, re.M), f"{path} names no step"
 
 
 def test_bundle_is_header_exports_common_then_step():
@@ -427,6 +430,39 @@ def test_prepare_host_installs_and_configures_everything(host):
     assert result.stdout == ""
 
 
+def test_prepare_host_runs_its_parts_in_order_one_per_concern():
+    assert part_names("prepare-host") == (
+        "prepare-host/operating-system",
+        "prepare-host/gpu-driver",
+        "prepare-host/swap",
+        "prepare-host/kernel",
+        "prepare-host/time-sync",
+        "prepare-host/container-runtime",
+        "prepare-host/kubernetes-packages",
+    )
+    bundle = script_bundle("prepare-host", PREPARE)
+    positions = [bundle.index(f'ML_STEP="{part}"') for part in part_names("prepare-host")]
+    assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("part", part_names("prepare-host"))
+def test_each_part_of_prepare_host_runs_alone_and_changes_nothing_the_second_time(host, part):
+    host.write("etc/fstab", "/swap.img none swap sw 0 0\n")
+    host.write("proc/swaps", "Filename Type\n/swap.img file 1024 0 -2\n")
+    ok(host.run(part, **PREPARE))
+    second = ok(host.run(part, **PREPARE))
+    changing = ("apt-get", "curl", "gpg", "modprobe", "sysctl", "swapoff", "apt-mark hold")
+    assert not [c for c in second.calls if c.startswith(changing)], second.calls
+    assert not [c for c in second.calls if re.search(r"systemctl (restart|enable|start)", c)]
+
+
+def test_an_unknown_part_is_refused():
+    with pytest.raises(ValueError, match="unknown kubeadm step"):
+        script_bundle("prepare-host/firewall", {})
+    with pytest.raises(ValueError, match="unknown kubeadm step"):
+        script_bundle("prepare-host/../init", {})
+
+
 def test_prepare_host_second_run_changes_nothing(host):
     host.write("etc/fstab", "/swap.img none swap sw 0 0\n")
     ok(host.run("prepare-host", **PREPARE))
@@ -467,8 +503,9 @@ def test_prepare_host_gpu_without_a_working_driver_fails_clearly(host):
     host.flag("no-gpu")
     result = host.run("prepare-host", **{**PREPARE, "GPU": "true"})
     assert result.returncode != 0
-    assert "ml-platform: prepare-host failed on cp-1: " in result.stderr
+    assert "ml-platform: prepare-host/gpu-driver failed on cp-1: " in result.stderr
     assert "nvidia-smi" in result.stderr
+    assert not ran(result, "apt-get")  # it stops before installing anything
 
 
 def test_prepare_host_gpu_with_managed_driver_leaves_the_toolkit_to_the_operator(host):
@@ -481,10 +518,11 @@ def test_prepare_host_rejects_an_unsupported_os(host):
     host.write("etc/os-release", CENTOS_9)
     result = host.run("prepare-host", **PREPARE)
     assert result.returncode == 1
-    assert "ml-platform: prepare-host failed on cp-1: unsupported operating system centos 9" in (
-        result.stderr
+    assert (
+        "ml-platform: prepare-host/operating-system failed on cp-1: unsupported operating system"
+        " centos 9" in result.stderr
     )
-    assert not ran(result, "apt-get")
+    assert not ran(result, "apt-get") and not ran(result, "swapoff")
 
 
 def test_prepare_host_uses_the_debian_repository_on_debian(host):
@@ -514,7 +552,10 @@ def test_an_unexpected_command_failure_stops_with_the_standard_message(host):
     (host.bin / "apt-mark").write_text("#!/bin/bash\necho 'E: broken' >&2\nexit 3\n")
     result = host.run("prepare-host", **PREPARE)
     assert result.returncode == 1
-    assert "ml-platform: prepare-host failed on cp-1: command exited with status 3" in result.stderr
+    assert (
+        "ml-platform: prepare-host/kubernetes-packages failed on cp-1: command exited with status 3"
+        in result.stderr
+    )
     assert not ran(result, "systemctl enable kubelet")
 
 
@@ -535,7 +576,7 @@ def test_network_failures_are_retried_then_reported(host):
         "sleep 20",
         "sleep 40",
     ]
-    assert "ml-platform: prepare-host failed on cp-1: apt-get" in result.stderr
+    assert "ml-platform: prepare-host/time-sync failed on cp-1: apt-get" in result.stderr
 
 
 # ---- init ------------------------------------------------------------------------------------
