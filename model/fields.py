@@ -8,7 +8,6 @@ the fix, so that one run reports every mistake at once instead of the first one.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -124,43 +123,8 @@ class Fields:
             return None
         return value
 
-    def ip(self, name: str, default: Any = MISSING) -> ipaddress.IPv4Address | None:
-        value = self.string(name, default)
-        return None if value is None else self.parse_ip(name, value)
-
-    def parse_ip(self, name: str, value: str) -> ipaddress.IPv4Address | None:
-        try:
-            return ipaddress.IPv4Address(value)
-        except ValueError:
-            self.bad(name, "is not an IPv4 address", "write it as four dotted numbers, 192.0.2.10")
-            return None
-
-    def network(self, name: str, default: Any = MISSING) -> ipaddress.IPv4Network | None:
-        value = self.string(name, default)
-        return None if value is None else self.parse_network(name, value)
-
-    def parse_network(self, name: str, value: str) -> ipaddress.IPv4Network | None:
-        try:
-            return ipaddress.IPv4Network(value)
-        except ValueError as error:
-            self.bad(
-                name,
-                f"is not an IPv4 CIDR ({error})",
-                "write it as network/prefix with no host bits set, 10.0.0.0/16",
-            )
-            return None
-
     def items(self, name: str, default: Any = MISSING) -> list[Any] | None:
         return self._typed(name, default, (list,), "a list")
-
-    def strings(self, name: str, default: Any = MISSING) -> tuple[str, ...] | None:
-        values = self.items(name, default)
-        if values is None:
-            return None
-        if not all(isinstance(v, str) and v for v in values):
-            self.bad(name, "must be a list of non-empty strings", "quote each entry as a string")
-            return None
-        return tuple(values)
 
     def section(self, name: str, known: Iterable[str], required: bool = False) -> Fields | None:
         """The nested mapping `name` as a reader, an empty one when absent and optional."""

@@ -57,7 +57,7 @@ class MetalLb(pulumi.ComponentResource):
             spec=address_pool_spec(args.addresses),
             opts=after_chart,
         )
-        self.advertisement = kubernetes.apiextensions.CustomResource(
+        kubernetes.apiextensions.CustomResource(
             f"{name}-l2",
             api_version="metallb.io/v1beta1",
             kind="L2Advertisement",

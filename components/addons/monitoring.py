@@ -247,7 +247,7 @@ class Monitoring(pulumi.ComponentResource):
             self,
             depends_on=[admin],
         )
-        self.alerts = kubernetes.apiextensions.CustomResource(
+        kubernetes.apiextensions.CustomResource(
             f"{name}-platform-alerts",
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",

@@ -71,7 +71,7 @@ def _parts(step: str) -> tuple[str, ...]:
     if not part:
         return lib + parts
     named = {_PART_NUMBER.sub("", p): p for p in parts}
-    return lib + (named[f"{directory}/{part}.sh"],) if f"{directory}/{part}.sh" in named else ()
+    return (*lib, named[f"{directory}/{part}.sh"]) if f"{directory}/{part}.sh" in named else ()
 
 
 def part_names(step: str) -> tuple[str, ...]:

@@ -68,9 +68,6 @@ class GpuWorkerGroup(ControlPlaneGroup):
     )
 
 
-NodeGroup = ControlPlaneGroup
-
-
 @dataclass(frozen=True, kw_only=True)
 class AwsConfig:
     region: str = setting("region", format=AWS_REGION, doc="the AWS region")

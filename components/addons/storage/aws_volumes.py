@@ -83,5 +83,4 @@ class AwsStorage(pulumi.ComponentResource):
                 pulumi.Output.from_input(args.file_system_id).apply(efs_values),
                 self,
             )
-        self.default_class = "gp3"
         self.register_outputs({})

@@ -215,5 +215,4 @@ class RookCeph(pulumi.ComponentResource):
             depends_on=[drivers],
             timeout_seconds=1800,
         )
-        self.default_class = BLOCK_CLASS
         self.register_outputs({})
