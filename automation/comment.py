@@ -91,9 +91,10 @@ def policy_lines(summary: ChangeSummary) -> list[str]:
         lines.append(f"\n#### Policy violations ({len(violations)})\n")
         mandatory = len(summary.mandatory_violations())
         if mandatory:
+            pronoun = "it is" if mandatory == 1 else "they are"
             lines.append(
                 f"> [!CAUTION]\n> {plural(mandatory, 'mandatory policy violation')}: "
-                f"the {summary.command} cannot go ahead until {'it is' if mandatory == 1 else 'they are'} fixed.\n"
+                f"the {summary.command} cannot go ahead until {pronoun} fixed.\n"
             )
         lines += [_violation(v) for v in violations[:POLICY_LIMIT]]
         if len(violations) > POLICY_LIMIT:

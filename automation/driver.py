@@ -451,7 +451,9 @@ def _write_comment(
 
 
 def _version_note(workspace: auto.LocalWorkspace, project_dir: Path) -> str | None:
-    pinned, running = pinned_cli_version(project_dir), workspace.pulumi_version
+    # The parsed version; None when the SDK's version check is switched off and it did not parse.
+    version = workspace.pulumi_command.version
+    pinned, running = pinned_cli_version(project_dir), str(version) if version else None
     if pinned and running and running != pinned:
         return f"note: Pulumi CLI {running} here; CI runs {pinned} ({VERSION_FILE})."
     return None
