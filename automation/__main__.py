@@ -6,10 +6,13 @@ Offline, with no Pulumi CLI, state or credentials:
   diff           what the working tree changes against a git ref (--base, default origin/main)
 
 With the Pulumi CLI, through the Automation API:
-  preview, up, refresh, destroy
+  preview, up, refresh, destroy   (only `up` creates a stack that does not exist yet)
+  check          the backend and passphrase checks those make first, and nothing else
 
-Exit codes: 0 done, 1 failed, 2 changes found with --expect-no-changes (`plan` of an
-unknown stack also exits 2).
+Backend: --backend, else $PULUMI_BACKEND_URL, else backend.url in Pulumi.yaml, else the one
+the Pulumi CLI is logged in to.
+
+Exit codes: 0 done, 1 failed (a usage error too), 2 changes found with --expect-no-changes.
 """
 
 from __future__ import annotations
@@ -60,18 +63,23 @@ def _parser() -> argparse.ArgumentParser:
         "--expect-no-changes", action="store_true", help="exit 2 if anything differs"
     )
 
+    backend_help = (
+        "state backend URL (default: $PULUMI_BACKEND_URL, else backend.url in Pulumi.yaml, "
+        "else the backend the Pulumi CLI is logged in to)"
+    )
+    checks = command(
+        "check", "check the backend and the passphrase as the real commands do, run nothing"
+    )
+    checks.add_argument("--backend", help=backend_help)
+
     for name, help_text in (
-        ("preview", "show what `up` would change (pulumi preview)"),
-        ("up", "create or update the stack's resources (pulumi up)"),
+        ("preview", "show what `up` would change (pulumi preview; never creates the stack)"),
+        ("up", "create or update the stack's resources (pulumi up; creates the stack)"),
         ("refresh", "read the resources' real state into the stack (pulumi refresh)"),
         ("destroy", "delete every resource of the stack (pulumi destroy)"),
     ):
         real = command(name, help_text)
-        real.add_argument(
-            "--backend",
-            help="state backend URL (default: $PULUMI_BACKEND_URL, else file://~ as with "
-            "`pulumi login --local`)",
-        )
+        real.add_argument("--backend", help=backend_help)
         real.add_argument("--diff", action="store_true", help="show a rich diff of each change")
         real.add_argument("--comment-file", type=Path, help="write a Markdown summary here")
         if name != "preview":
@@ -108,7 +116,7 @@ def _evaluate(stack: str) -> Evaluation | None:
 def _plan(args: argparse.Namespace) -> int:
     evaluation = _evaluate(args.stack)
     if evaluation is None:
-        return 2
+        return 1  # 2 means "changes found" to every caller
     if evaluation.error is not None:
         print(f"error: {evaluation.error}", file=sys.stderr)
         return 1
@@ -170,7 +178,12 @@ def _real(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"plan": _plan, "registrations": _registrations, "diff": _diff}
+    handlers = {
+        "plan": _plan,
+        "registrations": _registrations,
+        "diff": _diff,
+        "check": lambda args: driver.check(args.stack, args.backend),
+    }
     return handlers.get(args.command, _real)(args)
 
 

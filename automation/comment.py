@@ -1,13 +1,14 @@
 """The Markdown comment of a preview (or update, refresh, destroy) for one stack.
 
 One comment per stack and kind: it starts with a hidden marker, so the workflow updates it
-in place on every push. Replacements and deletions come first, the full diff is folded,
-secrets are masked, and the whole is cut to GitHub's comment size with a note.
+in place on every push. Replacements and deletions come first, then policy violations (the
+mandatory ones first), the full diff is folded, secrets are masked, and the whole is cut to
+GitHub's comment size with a note.
 """
 
 from __future__ import annotations
 
-from automation.events import DANGEROUS, ChangeSummary, ResourceChange
+from automation.events import DANGEROUS, ChangeSummary, PolicyViolation, ResourceChange
 from automation.markdown import (
     GITHUB_COMMENT_LIMIT,
     Section,
@@ -23,6 +24,9 @@ from automation.propdiff import change_lines
 COLUMNS = ("create", "update", "replace", "delete")
 # How many resources of one operation are listed by name before "and N more".
 LIST_LIMIT = 40
+# How many policy violations are listed, and how much of each message.
+POLICY_LIMIT = 20
+POLICY_MESSAGE_LIMIT = 400
 SIGNS = {"create": "+", "update": "~", "replace": "+-", "delete": "-", "import": "=", "read": ">"}
 TITLES = {
     "preview": "Preview",
@@ -44,10 +48,58 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+def policy_headline(summary: ChangeSummary) -> str:
+    """`2 policy violations (1 mandatory)`, or "" without any."""
+    violations = summary.policy_violations
+    if not violations:
+        return ""
+    mandatory = len(summary.mandatory_violations())
+    return plural(len(violations), "policy violation") + (
+        f" ({mandatory} mandatory)" if mandatory else ""
+    )
+
+
 def headline(summary: ChangeSummary) -> str:
     counts = summary.counts()
     parts = [f"{counts[op]} to {op}" for op in (*DANGEROUS, "create", "update") if counts.get(op)]
-    return ", ".join(parts) if parts else "no changes"
+    changes = ", ".join(parts) if parts else "no changes"
+    policy = policy_headline(summary)
+    return f"{changes}; {policy}" if policy else changes
+
+
+def _violation(violation: PolicyViolation) -> str:
+    level = f"**{violation.level}**" if violation.mandatory else violation.level
+    line = f"- {level} {code(f'{violation.pack}/{violation.policy}')}"
+    if violation.resource:
+        line += f" on {code(violation.resource)}"
+    message = " ".join(violation.message.split())
+    if len(message) > POLICY_MESSAGE_LIMIT:
+        message = message[: POLICY_MESSAGE_LIMIT - 1] + "…"
+    return f"{line}: {message}" if message else line
+
+
+def policy_lines(summary: ChangeSummary) -> list[str]:
+    """The policy packs that ran and every violation, mandatory ones first."""
+    lines = []
+    if summary.policy_packs:
+        packs = ", ".join(
+            f"{code(name)} {version}" for name, version in sorted(summary.policy_packs.items())
+        )
+        lines.append(f"\nPolicy packs: {packs}.")
+    violations = sorted(summary.policy_violations, key=lambda v: not v.mandatory)
+    if violations:
+        lines.append(f"\n#### Policy violations ({len(violations)})\n")
+        mandatory = len(summary.mandatory_violations())
+        if mandatory:
+            pronoun = "it is" if mandatory == 1 else "they are"
+            lines.append(
+                f"> [!CAUTION]\n> {plural(mandatory, 'mandatory policy violation')}: "
+                f"the {summary.command} cannot go ahead until {pronoun} fixed.\n"
+            )
+        lines += [_violation(v) for v in violations[:POLICY_LIMIT]]
+        if len(violations) > POLICY_LIMIT:
+            lines.append(f"- … and {len(violations) - POLICY_LIMIT} more (all in the run's log)")
+    return lines
 
 
 def counts_table(summary: ChangeSummary) -> str:
@@ -123,6 +175,7 @@ def render(
     ]
     if warnings:
         head.append(f"\n> [!WARNING]\n> {' and '.join(warnings)}: check these first.")
+    head += policy_lines(summary)
     operations = (*DANGEROUS, "create", "update", "import")
     sections = [_listing(summary, op) for op in operations]
     changed = [r for op in operations for r in summary.with_op(op)]

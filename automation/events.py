@@ -5,6 +5,15 @@ resource can take several steps (a replacement is `create-replacement`, `replace
 `delete-replaced`); the summary keeps one entry per URN with the operation that matters
 most. Counts come from the engine's own `SummaryEvent` when it arrives (it counts logical
 steps, and a refresh's results), else from the collected resources.
+
+Property diffs compare inputs, except in a refresh (`pulumi refresh`, with or without
+`--preview-only`), where what changed is the resources' outputs: the engine reports a refresh's
+result (same, update, delete) as the op of its outputs event (pkg/engine/update.go,
+`isRefresh`). A `preview --refresh` or `up --refresh` also takes a `refresh` step per resource
+first, but its changes are the program's, so they keep their input diffs.
+
+Policy violations (`policyEvent`) are collected too: a mandatory one fails the operation, an
+advisory one only warns, and both belong in the summary.
 """
 
 from __future__ import annotations
@@ -14,7 +23,13 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from pulumi.automation.events import EngineEvent, OpType, StepEventMetadata, SummaryEvent
+from pulumi.automation.events import (
+    EngineEvent,
+    OpType,
+    PolicyEvent,
+    StepEventMetadata,
+    SummaryEvent,
+)
 
 from automation.propdiff import MISSING, Change, diff_values, lookup
 
@@ -25,7 +40,10 @@ NO_CHANGE = {"same", "read", "read-replacement", "refresh"}
 DANGEROUS = ("replace", "delete")
 # Most significant first: a resource shows the first of these among its steps.
 _PRECEDENCE = ("replace", "delete", "create", "update", "import", "discard", "read", "same")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|<\{%[a-z]+%\}>")
+# Commands whose property changes are the outputs a refresh found.
+REFRESH_COMMANDS = frozenset({"refresh", "refresh-preview"})
+# Terminal colours, and the CLI's own colour directives (`<{%fg 1%}>`, `<{%reset%}>`: colors.go).
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|<\{%[a-z]+(?: [0-9]+)?%\}>")
 
 
 def resource_op(steps: list[str]) -> str:
@@ -56,6 +74,36 @@ class ResourceChange:
         return resource_op(self.steps)
 
 
+@dataclass(frozen=True)
+class PolicyViolation:
+    """One `policyEvent`: the engine sends enforcement level `mandatory` or `advisory` for a
+    violation (pkg/engine/events.go, policyViolationEvent); a mandatory one fails the run."""
+
+    level: str
+    pack: str
+    policy: str
+    message: str
+    urn: str | None = None
+
+    @property
+    def mandatory(self) -> bool:
+        return self.level == "mandatory"
+
+    @property
+    def resource(self) -> str | None:
+        return self.urn.rsplit("::", 1)[-1] if self.urn else None
+
+
+def policy_violation(event: PolicyEvent) -> PolicyViolation:
+    return PolicyViolation(
+        level=event.enforcement_level or "advisory",
+        pack=event.policy_pack_name,
+        policy=event.policy_name,
+        message=_ANSI.sub("", event.message).strip(),
+        urn=event.resource_urn or None,
+    )
+
+
 @dataclass
 class ChangeSummary:
     stack: str
@@ -64,6 +112,9 @@ class ChangeSummary:
     # The engine's counts by operation, when its SummaryEvent arrived.
     engine_counts: dict[str, int] | None = None
     errors: list[str] = field(default_factory=list)
+    policy_violations: list[PolicyViolation] = field(default_factory=list)
+    # The policy packs the engine ran, name -> version, from its SummaryEvent.
+    policy_packs: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         if self.engine_counts is not None:
@@ -80,6 +131,9 @@ class ChangeSummary:
 
     def failed(self) -> list[ResourceChange]:
         return [r for r in self.resources.values() if r.failed]
+
+    def mandatory_violations(self) -> list[PolicyViolation]:
+        return [v for v in self.policy_violations if v.mandatory]
 
 
 def _visible(properties: object) -> dict:
@@ -148,6 +202,12 @@ class EventCollector:
             self._resource(metadata).failed = True
         elif event.summary_event is not None:
             self._summary.engine_counts = _counts(event.summary_event)
+            packs = event.summary_event.policy_packs or {}
+            self._summary.policy_packs = {str(k): str(v) for k, v in packs.items()}
+        elif event.policy_event is not None:
+            violation = policy_violation(event.policy_event)
+            if violation not in self._summary.policy_violations:
+                self._summary.policy_violations.append(violation)
         elif event.diagnostic_event is not None:
             diagnostic = event.diagnostic_event
             if diagnostic.severity == "error" and diagnostic.message.strip():
@@ -171,9 +231,11 @@ class EventCollector:
             return
         if not resource.properties or metadata.op == OpType.REPLACE:
             # The logical `replace` step carries the diff; it wins over the create-replacement
-            # that may come first. After a `refresh` step, what changed is the outputs.
-            refreshed = "refresh" in resource.steps
-            resource.properties = property_changes(metadata, outputs=refreshed)
+            # that may come first. Only a refresh changes outputs rather than inputs: the
+            # `refresh` step that `preview --refresh` takes first does not make the program's
+            # update an outputs diff.
+            outputs = self._summary.command in REFRESH_COMMANDS
+            resource.properties = property_changes(metadata, outputs=outputs)
 
     def summary(self) -> ChangeSummary:
         with self._lock:

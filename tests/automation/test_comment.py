@@ -7,6 +7,7 @@ from pulumi.automation.events import (
     DiffKind,
     EngineEvent,
     OpType,
+    PolicyEvent,
     PropertyDiff,
     ResourcePreEvent,
     ResOutputsEvent,
@@ -15,7 +16,7 @@ from pulumi.automation.events import (
     SummaryEvent,
 )
 
-from automation.comment import render
+from automation.comment import headline, render
 from automation.events import EventCollector, collect
 from automation.markdown import GITHUB_COMMENT_LIMIT
 
@@ -207,3 +208,78 @@ def test_no_changes_and_failures_say_so():
     body = render(failed)
     assert "### Preview of stack `lab`: failed" in body
     assert "error: ssh: handshake failed" in body and "\x1b" not in body
+
+
+def test_a_refresh_preview_keeps_the_programs_property_diffs():
+    """`preview --refresh` takes a `refresh` step per resource before the program's steps; the
+    update it then shows is the program's, a diff of inputs, not of refreshed outputs."""
+    collector = EventCollector("lab", "preview")
+    old = state("init", {"stdin": "export B=2\n"}, {"stdin": "export B=2\n", "stdout": "v1"})
+    refreshed = state("init", {"stdin": "export B=2\n"}, {"stdin": "export B=2\n", "stdout": "v2"})
+    # A preview's new state has the new inputs; its outputs are what the provider last reported.
+    new = state("init", {"stdin": "export B=3\n"}, {"stdin": "export B=2\n", "stdout": "v2"})
+    # The refresh step, as its pre event and (op `refresh`, not a result op) its outputs event.
+    collector(pre(OpType.REFRESH, "init", old, refreshed))
+    refresh_outputs = StepEventMetadata(
+        op=OpType.REFRESH, urn=urn("init"), type=COMMAND, provider="", old=old, new=refreshed
+    )
+    collector(EngineEvent(1, 0, res_outputs_event=ResOutputsEvent(refresh_outputs)))
+    diff = {"stdin": PropertyDiff(DiffKind.UPDATE, input_diff=True)}
+    collector(pre(OpType.UPDATE, "init", refreshed, new, diffs=["stdin"], detailed_diff=diff))
+    collector(summary_event(update=1))
+    resource = collector.summary().resources[urn("init")]
+    assert resource.op == "update"
+    assert [c.path for c in resource.properties] == ["stdin"]
+    body = render(collector.summary())
+    assert "-        export B=2\n+        export B=3" in body
+    assert "stdout" not in body
+
+
+def test_policy_violations_are_listed_mandatory_first_in_summary_and_comment():
+    def violation(level: str, policy: str, name: str | None) -> EngineEvent:
+        event = PolicyEvent(
+            message=f"<{{%fg 1%}}>{policy} is violated\n  by this resource<{{%reset%}}>\n",
+            color="raw",
+            policy_name=policy,
+            policy_pack_name="ml-guard",
+            policy_pack_version="0.3.0",
+            policy_pack_version_tag="0.3.0",
+            enforcement_level=level,
+            resource_urn=urn(name) if name else None,
+        )
+        return EngineEvent(sequence=5, timestamp=0, policy_event=event)
+
+    summary = SummaryEvent(
+        maybe_corrupt=False,
+        duration_seconds=0,
+        resource_changes={"same": 4},
+        policy_packs={"ml-guard": "0.3.0"},
+    )
+    events = [
+        violation("advisory", "tagged-resources", "init"),
+        violation("mandatory", "no-host-network", "join-gpu-041"),
+        violation("advisory", "stack-budget", None),
+        EngineEvent(sequence=9, timestamp=0, summary_event=summary),
+    ]
+    collected = collect(events, "lab")
+    assert [v.policy for v in collected.mandatory_violations()] == ["no-host-network"]
+    assert headline(collected) == "no changes; 3 policy violations (1 mandatory)"
+    body = render(collected)
+    assert "### Preview of stack `lab`: no changes; 3 policy violations (1 mandatory)" in body
+    assert "Policy packs: `ml-guard` 0.3.0." in body
+    assert "#### Policy violations (3)" in body
+    assert "1 mandatory policy violation: the preview cannot go ahead until it is fixed." in body
+    first = body.index("- **mandatory** `ml-guard/no-host-network` on `join-gpu-041`:")
+    assert first < body.index("- advisory `ml-guard/tagged-resources` on `init`:")
+    assert "- advisory `ml-guard/stack-budget`: stack-budget is violated by this resource" in body
+    assert "<{%" not in body
+
+
+def test_the_clis_colour_directives_are_removed_from_errors():
+    error = DiagnosticEvent(
+        message="<{%fg 1%}>error: <{%reset%}><{%bold%}>ssh: handshake failed<{%reset%}>\n",
+        color="raw",
+        severity="error",
+    )
+    summary = collect([EngineEvent(1, 0, diagnostic_event=error)], "lab")
+    assert summary.errors == ["error: ssh: handshake failed"]

@@ -32,7 +32,7 @@ def test_plan_json_is_machine_readable(capsys):
 
 
 def test_plan_of_an_unknown_stack_says_which_exist(capsys):
-    assert main(["plan", "--stack", "nope"]) == 2
+    assert main(["plan", "--stack", "nope"]) == 1
     assert "stacks here: dev, lab" in capsys.readouterr().err
 
 
