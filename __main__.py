@@ -23,7 +23,9 @@ cluster = KubeadmCluster(
 )
 platform = MlPlatform(
     "platform",
-    MlPlatformArgs(config.platform, config.site, inventory, cluster_ready=cluster.cni),
+    MlPlatformArgs(
+        config.platform, config.site, inventory, cluster_ready=cluster.cni, tenants=config.tenants
+    ),
     opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
 )
 

@@ -14,9 +14,9 @@ from components.addons.platform import PlatformSettings
 from components.kubeadm.settings import KubernetesSettings
 from model.fields import Fields
 from model.site import Site
+from model.tenants import TenantsConfig
 from stacks.sections.aws import AwsConfig
 from stacks.sections.baremetal import BaremetalConfig
-from stacks.sections.tenants import TenantsConfig
 
 
 def networks(top: Fields, k8s: KubernetesSettings, machines: BaremetalConfig | AwsConfig) -> None:

@@ -20,14 +20,15 @@ from pulumi.runtime import config as runtime_config
 
 from components.addons.platform import PlatformSettings, read_platform
 from components.kubeadm.settings import KubernetesSettings
+from model import tenants
 from model.fields import MISSING, ConfigError, Fields, Problems
 from model.settings import Context
 from model.site import Site
+from model.tenants import TenantsConfig
 from stacks import checks
-from stacks.sections import aws, baremetal, kubernetes, tenants
+from stacks.sections import aws, baremetal, kubernetes
 from stacks.sections.aws import AwsConfig
 from stacks.sections.baremetal import BaremetalConfig
-from stacks.sections.tenants import TenantsConfig
 
 NAMESPACE = "ml-platform"
 TOP_LEVEL_KEYS = (

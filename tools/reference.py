@@ -23,9 +23,9 @@ from components.addons import ADDONS  # noqa: E402
 from components.addons.addon import Addon, deploy_order  # noqa: E402
 from components.kubeadm.settings import KubernetesSettings  # noqa: E402
 from model.settings import KeyDoc, describe  # noqa: E402
+from model.tenants import TenantsConfig  # noqa: E402
 from stacks.sections.aws import AwsConfig  # noqa: E402
 from stacks.sections.baremetal import BaremetalConfig  # noqa: E402
-from stacks.sections.tenants import TenantsConfig  # noqa: E402
 
 CONFIGURATION = ROOT / "docs" / "configuration.md"
 ADDONS_PAGE = ROOT / "docs" / "addons.md"
@@ -48,7 +48,7 @@ SECTIONS = [
         "Lab hosts that exist already (`stacks/sections/baremetal.py`).",
     ),
     ("aws", AwsConfig, "The VPC and the instances the program creates (`stacks/sections/aws.py`)."),
-    ("tenants", TenantsConfig, "Professors and courses (`stacks/sections/tenants.py`)."),
+    ("tenants", TenantsConfig, "Professors and courses (`model/tenants.py`)."),
 ]
 
 

@@ -11,9 +11,11 @@ import pulumi
 
 from components.versions import HelmChart
 from model.fields import Fields
+from model.identity import Oidc
 from model.inventory import Inventory
 from model.settings import Context, keys_of, read_settings
 from model.site import Site
+from model.tenants import TenantsConfig
 
 S = TypeVar("S")
 
@@ -36,6 +38,9 @@ class AddonContext:
     deployed: Mapping[str, Deployed]
     # Parent: the platform component; providers come from it.
     opts: pulumi.ResourceOptions
+    # Professors and courses, and the identity provider when there is one.
+    tenants: TenantsConfig = field(default_factory=TenantsConfig)
+    identity: Oidc | None = None
 
     def enabled(self, name: str) -> bool:
         return name in self.enabled_addons

@@ -4,7 +4,7 @@ in the order their `needs` give, so that everything not ordered installs in para
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -13,9 +13,11 @@ from components.addons import ADDONS
 from components.addons.addon import Addon, AddonContext, Deployed, deploy_order
 from model.fields import Fields
 from model.formats import DNS_SUBDOMAIN
+from model.identity import Oidc
 from model.inventory import Inventory
 from model.settings import Context
 from model.site import Site
+from model.tenants import TenantsConfig
 
 PLATFORM_KEYS = ("domain", *(a.section for a in ADDONS if a.section))
 
@@ -66,6 +68,8 @@ class MlPlatformArgs:
     inventory: Inventory
     # What must run before any add-on: the pod network.
     cluster_ready: pulumi.Resource
+    tenants: TenantsConfig = field(default_factory=TenantsConfig)
+    identity: Oidc | None = None
 
 
 class MlPlatform(pulumi.ComponentResource):
@@ -105,4 +109,6 @@ class MlPlatform(pulumi.ComponentResource):
             depends_on=needed or base,
             deployed=deployed,
             opts=pulumi.ResourceOptions(parent=self),
+            tenants=args.tenants,
+            identity=args.identity,
         )

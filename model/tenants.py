@@ -1,5 +1,5 @@
 """The `tenants:` section: professors with dedicated GPUs and courses whose students share
-them. Read and checked now; their namespaces and queues come with the tenancy add-ons."""
+them. The stack config reads it; add-ons that serve tenants get it in their context."""
 
 from __future__ import annotations
 

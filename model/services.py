@@ -1,0 +1,67 @@
+"""What the platform's data services hand their consumers, whatever provides them.
+
+An add-on that keeps data (MLflow, Kubeflow Pipelines, backups) asks the object store for its
+own bucket and PostgreSQL for its own database; it gets where to reach them and the name of a
+Secret in its own namespace holding its own credentials, and nothing of anyone else's. The
+object-store and PostgreSQL add-ons implement these protocols; a consumer finds them in
+`AddonContext.deployed` under the names it `needs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import pulumi
+
+# The keys of a bucket's credentials Secret, as every S3 client reads them from the environment.
+ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
+SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
+# The keys of a database's credentials Secret (CloudNativePG's basic-auth layout).
+USERNAME = "username"
+PASSWORD = "password"
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    # The S3 endpoint as pods reach it, e.g. http://rook-ceph-rgw-store.rook-ceph.svc:80.
+    endpoint: pulumi.Input[str]
+    region: str
+    bucket: pulumi.Input[str]
+    # A Secret in `namespace` with ACCESS_KEY_ID and SECRET_ACCESS_KEY for this bucket only.
+    namespace: str
+    secret_name: str
+    # What a consumer waits for before using the bucket.
+    ready: Sequence[pulumi.Resource]
+
+
+class ObjectStore(Protocol):
+    def bucket(
+        self,
+        consumer: str,
+        namespace: str,
+        *,
+        versioned: bool = False,
+        expire_after_days: int | None = None,
+    ) -> BucketAccess:
+        """A bucket of `consumer`'s own, its credentials delivered into `namespace`."""
+        ...
+
+
+@dataclass(frozen=True)
+class DatabaseAccess:
+    host: str  # the read-write Service's in-cluster DNS name
+    port: int
+    database: str
+    # A Secret in `namespace` with USERNAME and PASSWORD of the database's owner.
+    namespace: str
+    secret_name: str
+    ready: Sequence[pulumi.Resource]
+
+
+class Postgres(Protocol):
+    def database(self, name: str, namespace: str) -> DatabaseAccess:
+        """A database `name` owned by a role of the same name, its credentials delivered
+        into `namespace`."""
+        ...
