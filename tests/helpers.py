@@ -60,6 +60,21 @@ def evaluate_changed(stack: str, change: Callable[[Config], Any]) -> Evaluation:
 FREE_ON_LAB_SEGMENT = 59
 
 
+def host_key(name: str) -> str:
+    """A well-formed ed25519 host key of its own for a host added by a test (derived from its
+    name, as Pulumi.lab.yaml's example keys are)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    seed = hashlib.sha256(f"ml-platform example lab host key:{name}".encode()).digest()
+    public = ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    return public.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
 def lab_with_workers(count: int) -> Config:
     """The lab stack with `count` GPU workers: the committed ones first, then more added the
     way a user appends hosts: the free addresses of 192.168.10.0/24 first, then the next /24s
@@ -81,6 +96,7 @@ def lab_with_workers(count: int) -> Config:
                 "address": address,
                 "roles": ["worker"],
                 "gpu": {"model": "rtx-4090", "count": 1},
+                "hostKey": host_key(f"gpu-{n + 1:03d}"),
             }
         )
     config["baremetal"]["hosts"] = control_planes + workers

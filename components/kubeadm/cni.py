@@ -80,8 +80,6 @@ class Cni(pulumi.ComponentResource):
                 create=RUN_FROM_STDIN,
                 stdin=script_bundle("install-canal", params),
                 add_previous_output_in_env=False,
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[args.init], ignore_changes=["connection"]
-                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[args.init]),
             )
         self.register_outputs({})

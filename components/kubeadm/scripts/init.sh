@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 #
-# init: `kubeadm init` on the first control plane.
+# init: `kubeadm init` on the init host, with the cluster CA the program generated.
 # Parameters: NODE_NAME, KUBEADM_CONFIG_B64 (InitConfiguration + ClusterConfiguration +
-#   KubeletConfiguration; holds the bootstrap token and certificate key), ENCRYPTION_CONFIG_B64,
-#   AUDIT_POLICY_B64, optional KUBE_VIP_MANIFEST_B64 (kube-vip using super-admin.conf, in place
-#   during init) and KUBE_VIP_FINAL_MANIFEST_B64 (kube-vip using admin.conf, after init).
-# Skips kubeadm init when /etc/kubernetes/admin.conf exists.
+#   KubeletConfiguration + KubeProxyConfiguration), CA_CERT_B64 and CA_KEY_B64 (the cluster CA),
+#   ENCRYPTION_CONFIG_B64, AUDIT_POLICY_B64, ETCD_PATCH_B64 (this node's etcd patch), optional
+#   KUBE_VIP_MANIFEST_B64 (kube-vip using super-admin.conf, in place during init) and
+#   KUBE_VIP_FINAL_MANIFEST_B64 (kube-vip using admin.conf, after init).
+# Skips kubeadm init when /etc/kubernetes/admin.conf exists. kubeadm keeps a CA it finds in
+# /etc/kubernetes/pki (certificate and key both present), so every join can pin it.
 set -euo pipefail
 if ! declare -F fail >/dev/null; then
     # shellcheck source=common.sh
@@ -14,8 +16,10 @@ if ! declare -F fail >/dev/null; then
 fi
 ML_STEP="init"
 
-require_param NODE_NAME KUBEADM_CONFIG_B64 ENCRYPTION_CONFIG_B64 AUDIT_POLICY_B64
+require_param NODE_NAME KUBEADM_CONFIG_B64 CA_CERT_B64 CA_KEY_B64 ENCRYPTION_CONFIG_B64 \
+    AUDIT_POLICY_B64
 KUBE_VIP_MANIFEST="${KUBE_DIR}/manifests/kube-vip.yaml"
+CA_CERT="${KUBE_DIR}/pki/ca.crt"
 mkdir -p -- "${KUBE_DIR}/manifests"
 
 initialised=false
@@ -23,15 +27,28 @@ if [[ -f ${ADMIN_CONF} ]]; then
     initialised=true
 fi
 
+if [[ ${initialised} == true ]]; then
+    wanted_ca=$(decode_b64_param CA_CERT_B64) || exit 1
+    if [[ ! -f ${CA_CERT} || "$(cat -- "${CA_CERT}")" != "${wanted_ca}" ]]; then
+        die "this cluster's CA (/etc/kubernetes/pki/ca.crt) is not the CA in the stack's state:" \
+            "joins pin the stack's CA and would be refused. The cluster was not initialised by" \
+            "this stack (or its state was lost); nothing was changed"
+    fi
+fi
+
 if write_control_plane_files && [[ ${initialised} == true ]]; then
     warn "the encryption config changed on an initialised control plane; kube-apiserver reloads" \
         "it only if automatic reload is enabled, otherwise restart it"
 fi
+write_etcd_patch
 
 if [[ ${initialised} == true ]]; then
     log "already initialised (/etc/kubernetes/admin.conf exists); skipping kubeadm init"
 else
     check_no_leftovers "run kubeadm init"
+    mkdir -p -- "${KUBE_DIR}/pki"
+    write_b64_param CA_CERT_B64 "${CA_CERT}" 0644 || true
+    write_b64_param CA_KEY_B64 "${KUBE_DIR}/pki/ca.key" 0600 || true
     if [[ -n ${KUBE_VIP_MANIFEST_B64:-} ]]; then
         # During init only super-admin.conf has rights yet (kube-vip issue #684).
         write_b64_param KUBE_VIP_MANIFEST_B64 "${KUBE_VIP_MANIFEST}" 0600 || true
@@ -45,7 +62,7 @@ else
     if ((rc != 0)); then
         log "kubeadm init failed; resetting the node so that the step can simply be run again"
         run_kubeadm reset -f || warn "kubeadm reset -f failed too"
-        die "kubeadm init exited with status ${rc} (its output is above)"
+        die "kubeadm init exited with status ${rc}"
     fi
     [[ -f ${ADMIN_CONF} ]] || die "kubeadm init succeeded but /etc/kubernetes/admin.conf is missing"
     log "kubeadm init done"

@@ -4,6 +4,9 @@
 # prepare-host, part 6: kubelet, kubeadm and kubectl from pkgs.k8s.io, pinned to K8S_VERSION and
 # held. Their versions change only on hosts that have not joined a cluster yet: upgrading a
 # member is a kubeadm upgrade (drain, kubeadm upgrade apply/node, then kubelet), not this step.
+# On a joined host whose packages differ from K8S_VERSION the step says plainly that an upgrade
+# is pending and leaves the packages (and their apt repository) as they are: a version bump in
+# the config must not fail `pulumi up` on every running node.
 # Parameters: K8S_VERSION (1.36.4), K8S_MINOR (1.36).
 set -euo pipefail
 if ! declare -F fail >/dev/null; then
@@ -33,16 +36,23 @@ fi
 
 K8S_PACKAGES=(kubelet kubeadm kubectl)
 k8s_current=true
+running=()
 for pkg in "${K8S_PACKAGES[@]}"; do
     installed=$(pkg_version "${pkg}")
     if [[ ${installed} != "${K8S_VERSION}"-* ]]; then
         k8s_current=false
-        if [[ ${JOINED} == true && -n ${installed} ]]; then
-            die "${pkg} ${installed} is installed on a node that already joined the cluster;" \
-                "changing it to ${K8S_VERSION} is an upgrade (kubeadm upgrade), not a host preparation"
+        if [[ -n ${installed} ]]; then
+            running+=("${pkg} ${installed}")
         fi
     fi
 done
+if [[ ${k8s_current} == false && ${JOINED} == true && ${#running[@]} -gt 0 ]]; then
+    warn "UPGRADE PENDING: this node joined the cluster with ${running[*]}; the config asks for" \
+        "Kubernetes ${K8S_VERSION}. A joined node keeps its version: upgrade it with kubeadm" \
+        "(docs/operations/upgrade.md), then \`pulumi up\` changes nothing here"
+    ensure_enabled kubelet
+    exit 0
+fi
 
 if fetch_keyring "https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/Release.key" \
     "${KEYRINGS}/kubernetes-apt-keyring.gpg" dearmor; then
