@@ -57,6 +57,8 @@ class Cni(pulumi.ComponentResource):
             # helm.v3.Release: its preview works before the cluster exists (first `pulumi up`).
             kubernetes.helm.v3.Release(
                 f"{name}-calico",
+                # Fixed: without it Pulumi names the release with a random suffix.
+                name="calico",
                 chart=versions.CALICO_CHART,
                 version=versions.CALICO_VERSION,
                 repository_opts=kubernetes.helm.v3.RepositoryOptsArgs(
