@@ -22,7 +22,7 @@ BOTH = {
     "vertical-pod-autoscaler",
 }
 # The pod network's releases (components/kubeadm/cni.py), named like the add-ons' releases.
-CNI = {"calico"}
+CNI = {"calico", "calico-crds"}
 
 
 def test_each_stack_gets_its_add_ons(lab, dev):
@@ -222,10 +222,11 @@ def test_the_grafana_password_is_generated_and_never_plain(lab):
 
 
 def test_every_add_on_waits_for_the_pod_network(lab):
-    calico = lab.named("cluster-cni-calico")
+    # Not for the operator's release: for calico-node Ready (the CNI's readiness gate).
+    ready = lab.named("cluster-cni-calico-ready")
     for name, release in releases(lab).items():
         if name not in CNI:
-            assert waits_for(lab, release, calico), name
+            assert waits_for(lab, release, ready), name
 
 
 def test_on_aws_every_add_on_waits_for_the_cloud_controller(dev):
