@@ -70,7 +70,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 FACTS_DIR = PROJECT_DIR / "tests" / "fixtures" / "chart_facts"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 CONFIG_PREFIX = "ml-platform:"
-REGENERATE = "python -m tools.chart_facts --sources <dir with <chart>-<version>/ chart sources>"
+# The command that records facts; SOURCES is a directory of <chart>-<version>/ chart sources.
+REGENERATE = "python -m tools.chart_facts --sources SOURCES"
 CAPABILITIES_FILE = "_capabilities.json"
 
 

@@ -48,6 +48,7 @@ def test_every_release_has_current_facts(variant):
         f"chart facts of {variant.name} are stale:\n  "
         + "\n  ".join(problems)
         + f"\nrecord them again: {REGENERATE} --variant {variant.name}"
+        + "\n(SOURCES: a directory of <chart>-<version>/ chart sources; see tools/chart_facts.py)"
     )
 
 
@@ -68,18 +69,19 @@ def changed(variant: Variant, name: str, **fields) -> Variant:
 
 def test_stale_missing_and_orphaned_facts_are_caught(variant):
     name, release = sorted(variant.releases.items())[0]
-    assert stale_facts(changed(variant, name, values={"replicas": 7})) == [
+    now = set(stale_facts(variant))
+    assert set(stale_facts(changed(variant, name, values={"replicas": 7}))) - now == {
         f"release {name}: its values changed since its facts were recorded"
-    ]
-    assert stale_facts(changed(variant, name, version="0.0.1")) == [
+    }
+    assert set(stale_facts(changed(variant, name, version="0.0.1"))) - now == {
         f"release {name}: facts are for {release.chart} {release.version} in namespace "
         f"{release.namespace}, the program registers {release.chart} 0.0.1 in namespace "
         f"{release.namespace}"
-    ]
+    }
     renamed = {("other" if n == name else n): r for n, r in variant.releases.items()}
-    assert stale_facts(dataclasses.replace(variant, releases=renamed)) == [
+    assert set(stale_facts(dataclasses.replace(variant, releases=renamed))) - now == {
         f"release other: no facts (tests/fixtures/chart_facts/{variant.name}/other.json is "
         "missing)",
         f"tests/fixtures/chart_facts/{variant.name}/{name}.json: the program registers no "
         f"release {name} any more",
-    ]
+    }
