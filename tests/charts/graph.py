@@ -36,9 +36,11 @@ def object_kind(registration: Registration) -> tuple[str, str, str] | None:
         return None
     if registration.type.startswith(NOT_OBJECTS):
         return None
-    if registration.type == CUSTOM_RESOURCE:
+    if registration.type in (CUSTOM_RESOURCE, CUSTOM_RESOURCE + "Patch"):
         group, version = group_version(registration.inputs["apiVersion"])
         return group, version, registration.inputs["kind"]
     _, package, kind = registration.type.split(":")
     group, _, version = package.rpartition("/")
+    # A server-side patch (e.g. NamespacePatch) is an object of the patched kind.
+    kind = kind.removesuffix("Patch") or kind
     return ("" if group == "core" else group), version, kind
