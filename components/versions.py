@@ -33,7 +33,8 @@ KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v1.2.3"
 # containerd 2.x comes from Docker's apt repository (distribution packages are 1.x).
 CONTAINERD_PACKAGE = "containerd.io"
 
-# Calico through the tigera-operator chart; Canal (flannel + Calico policy) from its manifest.
+# Calico through the tigera-operator chart, whose CRDs come from their own chart since v3.32
+# (CALICO_CRDS below); Canal (flannel + Calico policy) from its manifest.
 CALICO_VERSION = "v3.32.1"
 CALICO_CHART = "tigera-operator"
 CALICO_CHART_REPO = "https://docs.tigera.io/calico/charts"
@@ -50,6 +51,10 @@ class HelmChart:
     version: str
     repo: str = ""
 
+
+# Calico's CRDs (crd.projectcalico.org and operator.tigera.io), installed before the operator
+# chart; charts/crd.projectcalico.org.v1 in projectcalico/calico, published with each release.
+CALICO_CRDS = HelmChart("crd.projectcalico.org.v1", CALICO_VERSION, CALICO_CHART_REPO)
 
 # Platform add-ons (checked against the charts' own repositories, August 2026). Every values
 # key the program sets is checked against the pinned chart's values.yaml in
