@@ -5,7 +5,6 @@ under bash with a stub kubectl."""
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import textwrap
 from pathlib import Path
