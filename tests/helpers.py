@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -188,6 +189,8 @@ def deploy_addon(
         platform = pulumi.ComponentResource("test:index:Platform", "platform")
         access = SshAccess("ubuntu", pulumi.Output.secret("offline-key"))
         inventory = Inventory("test", sample_hosts(access), "192.168.10.10", shared_filesystem_id)
+        # Stand-ins for the hosts' joins, named join-<host>.
+        nodes = {h.name: random.RandomString(f"join-{h.name}", length=4) for h in inventory.hosts}
         context = AddonContext(
             site=at or site(),
             inventory=inventory,
@@ -197,6 +200,7 @@ def deploy_addon(
             depends_on=[cluster],
             deployed={},
             opts=pulumi.ResourceOptions(parent=platform),
+            nodes=nodes,
         )
         deployed = addon.deploy(settings, context)
         for name, value in deployed.exports.items():
@@ -219,3 +223,15 @@ def refused(error: ConfigError, key: str) -> str:
     found = [p.render() for p in error.problems if p.key == key]
     assert found, f"no problem names {key}: {error}"
     return " ".join(found)
+
+
+def bundle_params(registration: Registration) -> dict[str, str]:
+    """The parameters of a host step, from the `export NAME=value` lines of its stdin."""
+
+    stdin = rpc.unwrap_rpc_secret(registration.inputs["stdin"])
+    params = {}
+    for line in stdin.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, value = line[len("export ") :].partition("=")
+            params[name] = shlex.split(value)[0] if value else ""
+    return params
