@@ -17,6 +17,7 @@ from components.addons import (
     monitoring,
     object_store,
     prometheus_crds,
+    serving,
     storage,
 )
 from components.addons.addon import Addon
@@ -33,4 +34,5 @@ ADDONS: tuple[Addon, ...] = (
     gpu.ADDON,
     monitoring.ADDON,
     autoscaling.ADDON,
+    serving.ADDON,
 )
