@@ -1,0 +1,23 @@
+"""Fixtures that run the loop for real on this machine: an MLflow tracking server on a
+temporary SQLite database and artifact directory, a local S3 (moto's server), and a recording
+HTTP server standing in for the Kubeflow Pipelines and Kubernetes APIs.
+
+Run with the mlops virtualenv: `.venv-mlops/bin/python -m pytest tests/mlops`. In the Pulumi
+program's virtualenv, which lacks these dependencies, this directory is not collected.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+
+# Before anything imports prometheus_client: the service's metrics are process-shared files,
+# as under `bentoml serve`, so /metrics reads them the way it does in production.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlops-prom-"))
+
+REQUIRED = ("mlflow", "bentoml", "kfp", "moto")
+if not all(importlib.util.find_spec(name) for name in REQUIRED):
+    collect_ignore_glob = ["test_*.py"]
+else:
+    from tests.mlops.fixtures import *  # noqa: F403
