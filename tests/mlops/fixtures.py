@@ -139,7 +139,10 @@ def fake_api() -> Iterator[FakeApi]:
             path, _, query = self.path.partition("?")
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode()
             request = Recorded(self.command, path, query, dict(self.headers), body)
             api.requests.append(request)
             answer = api.routes.get((self.command, path))
@@ -151,7 +154,7 @@ def fake_api() -> Iterator[FakeApi]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PATCH = do_PUT = _handle
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
 
         def log_message(self, *args: object) -> None:
             pass
