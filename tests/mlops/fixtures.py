@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,6 +28,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_group(process: subprocess.Popen, grace: float = 5.0) -> None:
+    """SIGTERM to the server's process group, SIGKILL to whatever is left after `grace`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        process.poll()  # reap the leader so that it stops counting as a member
+        time.sleep(0.1)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -64,21 +83,16 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
             if process.poll() is not None:
                 raise RuntimeError(f"mlflow server exited: {(root / 'server.log').read_text()}")
             try:
-                if requests.get(f"{uri}/health", timeout=1).ok:
+                if requests.get(f"{uri}/health", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or too busy starting
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError("mlflow server did not answer /health in 90 s")
             time.sleep(0.2)
         yield uri
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
         log.close()
 
 
@@ -161,7 +175,7 @@ def fake_api() -> Iterator[FakeApi]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield api
     server.shutdown()
