@@ -12,12 +12,15 @@ import importlib.util
 import os
 import tempfile
 
-# Before anything imports prometheus_client: the service's metrics are process-shared files,
-# as under `bentoml serve`, so /metrics reads them the way it does in production.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlops-prom-"))
-
 REQUIRED = ("mlflow", "bentoml", "kfp", "moto")
 if not all(importlib.util.find_spec(name) for name in REQUIRED):
     collect_ignore_glob = ["test_*.py"]
 else:
+    # Before anything imports prometheus_client: the service's metrics are process-shared
+    # files, as under `bentoml serve`, so /metrics reads them the way it does in production.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlops-prom-"))
+    # No usage reports from MLflow (client, and the test server, which inherits this) or BentoML.
+    os.environ.update(
+        MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", BENTOML_DO_NOT_TRACK="true"
+    )
     from tests.mlops.fixtures import *  # noqa: F403
