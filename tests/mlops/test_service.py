@@ -171,3 +171,17 @@ def test_records_features_to_the_object_store(service):
     np.testing.assert_array_equal(recent.to_numpy(), pd.DataFrame.from_records(instances))
     samples = metric_samples(service)
     assert value(samples, "mlops_feature_rows_recorded_total", model=NAME, outcome="written") >= 30
+
+
+def test_exported_metrics_are_the_documented_ones(service):
+    """docs/mlops.md's service metrics table lists exactly the mlops_* families /metrics has,
+    and BentoML's families it names are there."""
+    from tests.mlops.test_contract import documented_metrics
+
+    service.post("/predict", json={"instances": rows(1)})
+    families = {f.name for f in text_string_to_metric_families(service.get("/metrics").text)}
+    # (mlops_drift_* series here come from drift tests in this process: the multiprocess
+    # files are shared, as they are not between the service and the drift job's pod.)
+    service_families = {f for f in families if f.startswith("mlops_") and "drift" not in f}
+    assert service_families == documented_metrics("mlops_(?!drift_)")
+    assert documented_metrics("bentoml_") <= families
