@@ -24,3 +24,17 @@ else:
         MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", BENTOML_DO_NOT_TRACK="true"
     )
     from tests.mlops.fixtures import *  # noqa: F403
+
+    def pytest_configure(config) -> None:
+        """Deprecation notices from inside the libraries (BentoML on Pydantic and pathspec,
+        kfp's local runner and client, Starlette's test client): not ours to fix."""
+        for line in (
+            "ignore::DeprecationWarning:_bentoml_sdk.*",
+            "ignore::DeprecationWarning:_bentoml_impl.*",
+            "ignore::DeprecationWarning:pathspec.*",
+            "ignore::RuntimeWarning:kfp.local.*",
+            "ignore::UserWarning:kfp.local.*",
+            "ignore::FutureWarning:kfp.client.*",
+            "ignore:Using `httpx` with `starlette.testclient` is deprecated",
+        ):
+            config.addinivalue_line("filterwarnings", line)
