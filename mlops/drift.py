@@ -20,7 +20,8 @@ The results go to a Prometheus Pushgateway (MLOPS_PUSHGATEWAY_URL; job `mlops-dr
 by `model`): a CronJob's pod is gone before Prometheus would scrape it. On drift it starts the
 retraining pipeline through the Kubeflow Pipelines API (mlops.retrain), unless one is running.
 
-Exit codes: 0 the check ran (drift or not), 1 it could not run.
+Exit codes: 0 the check ran (drift or not), 1 it could not run, or found drift but could not
+start the retraining (its metrics are pushed first).
 """
 
 from __future__ import annotations
@@ -235,21 +236,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         report = detect(reference, recent, args.alpha, args.min_statistic, args.min_samples)
 
-        outcome = None
+        outcome, retrain_error = None, None
         if report.drifted and args.kfp_endpoint:
             client = retrain.KfpClient.with_token_file(
                 args.kfp_endpoint,
                 config.env_str("KF_PIPELINES_SA_TOKEN_PATH", retrain.TOKEN_PATH),
                 args.kfp_namespace,
             )
-            outcome = retrain.start_retraining(
-                client,
-                args.pipeline_name,
-                parameters,
-                display_name=f"retrain {args.model_name} (drift {now:%Y-%m-%d %H:%M} UTC)",
-                experiment_id=args.experiment_id,
-                description="drifted features: " + ", ".join(report.drifted_features),
-            )
+            try:
+                outcome = retrain.start_retraining(
+                    client,
+                    args.pipeline_name,
+                    parameters,
+                    display_name=f"retrain {args.model_name} (drift {now:%Y-%m-%d %H:%M} UTC)",
+                    experiment_id=args.experiment_id,
+                    description="drifted features: " + ", ".join(report.drifted_features),
+                )
+            except (retrain.KfpError, OSError) as error:  # the metrics still go out
+                retrain_error = error
         elif report.drifted:
             log.warning("drift detected but MLOPS_KFP_ENDPOINT is not set: no retraining started")
 
@@ -265,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.metrics_file),
                 metrics(report, args.model_name, version, outcome, with_model_label=True),
             )
+        if retrain_error is not None:
+            raise RuntimeError(f"drift detected, but no retraining started: {retrain_error}")
     except Exception as error:
         log.error("the drift check could not run: %s", error)
         return 1

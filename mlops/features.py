@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from typing import Any
 
 import boto3
 import numpy as np
@@ -41,7 +42,8 @@ DEFAULT_PREFIX = "mlops/inputs"
 class FeatureStore:
     """Feature rows in an S3 bucket (any S3 API: AWS, Ceph RGW, MinIO)."""
 
-    def __init__(self, client: object, bucket: str, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, client: Any, bucket: str, prefix: str = DEFAULT_PREFIX) -> None:
+        """`client`: a boto3 S3 client."""
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
@@ -80,7 +82,7 @@ class FeatureStore:
             f"{now:%H%M%S}-{socket.gethostname()}-{os.getpid()}-{next(self._sequence):06d}.csv.gz"
         )
         key = self._day_prefix(model, now) + name
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=body.getvalue())  # type: ignore[attr-defined]
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body.getvalue())
         return key
 
     def read_recent(
@@ -94,7 +96,7 @@ class FeatureStore:
         until = until or datetime.now(UTC)
         objects = []
         day = since
-        paginator = self.client.get_paginator("list_objects_v2")  # type: ignore[attr-defined]
+        paginator = self.client.get_paginator("list_objects_v2")
         while day.date() <= until.date():
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self._day_prefix(model, day)):
                 objects += [
@@ -108,7 +110,7 @@ class FeatureStore:
         for obj in objects:
             if max_rows is not None and total >= max_rows:
                 break
-            body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()  # type: ignore[attr-defined]
+            body = self.client.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
             frame = pd.read_csv(io.BytesIO(body), compression="gzip")
             frames.append(frame)
             total += len(frame)

@@ -59,8 +59,9 @@ def default_estimator(params: dict[str, float | int | str]) -> BaseEstimator:
 
 
 def build_estimator(params: dict[str, float | int | str], factory: str | None) -> BaseEstimator:
+    """The default estimator, or `package.module:function` called with the parameters."""
     if factory is None:
-        return default_estimator({**DEFAULT_PARAMS, **params})
+        return default_estimator(params)
     module, _, function = factory.partition(":")
     return getattr(importlib.import_module(module), function)(params)
 
@@ -76,6 +77,7 @@ def train(
 ) -> TrainResult:
     """Fit on the training rows, score on the held-out rows, log and register; the tracking
     server is the one `MLFLOW_TRACKING_URI` (or `mlflow.set_tracking_uri`) names."""
+    # The default estimator's parameters are all logged, defaults included.
     params = {**(DEFAULT_PARAMS if estimator_factory is None else {}), **(params or {})}
     rows = data.split(dataset, seed)
     estimator = build_estimator(params, estimator_factory)

@@ -177,6 +177,15 @@ def test_the_cronjob_check(tracking, s3_server, fake_api, tmp_path, monkeypatch,
     ]
     assert texture[0].value == 1
 
+    # The KFP API fails: the metrics still reach the Pushgateway, and the Job fails (exit 1).
+    fake_api.requests.clear()
+    fake_api.route("POST", "/apis/v2beta1/runs", {"error": "unavailable"}, status=503)
+    assert drift.main(["--max-rows", "3000"]) == 1
+    assert ("PUT", pushed) in [(r.method, unquote(r.path)) for r in fake_api.requests]
+    families = {f.name: f for f in text_string_to_metric_families(fake_api.requests[-1].body)}
+    assert families["mlops_drift_detected"].samples[0].value == 1
+    assert families["mlops_drift_retraining_started"].samples[0].value == 0
+
 
 def test_the_check_fails_clearly_without_a_bucket(tracking, monkeypatch, caplog):
     monkeypatch.delenv("MLOPS_S3_BUCKET", raising=False)
