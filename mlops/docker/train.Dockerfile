@@ -4,7 +4,6 @@
 #   docker build -f mlops/docker/train.Dockerfile -t ghcr.io/OWNER/ml-platform/mlops-train:TAG .
 FROM python:3.11.14-slim-bookworm
 
-
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
