@@ -22,7 +22,7 @@ plan: $(VENV)/.installed
 test: $(VENV)/.installed $(VENV_MLOPS)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
-	$(VENV_MLOPS)/bin/python -m pytest tests/mlops
+	$(VENV_MLOPS)/bin/python -m pytest tests/mlops --confcutdir=tests/mlops
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
