@@ -3,8 +3,10 @@ graph of an evaluation, and one add-on deployed on its own."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -219,3 +221,26 @@ def refused(error: ConfigError, key: str) -> str:
     found = [p.render() for p in error.problems if p.key == key]
     assert found, f"no problem names {key}: {error}"
     return " ".join(found)
+
+
+# ---- upstream manifests applied by a Command ---------------------------------------------------
+
+
+def stdin_parameters(command: Registration) -> dict[str, str]:
+    """The parameters a step bundle (a remote Command's stdin) exports."""
+    bundle = command.inputs["stdin"]
+    exports = bundle[bundle.index("{\n") + 2 : bundle.index("\n# ---- common.sh ----")]
+    tokens = shlex.split(exports)
+    return dict(t.split("=", 1) for t in tokens if t != "export")
+
+
+def applied_kustomization(command: Registration) -> dict[str, Any]:
+    """The kustomization an `apply-manifests` Command builds and applies."""
+    text = base64.b64decode(stdin_parameters(command)["KUSTOMIZATION_B64"]).decode()
+    return yaml_load(text)
+
+
+def yaml_load(text: str) -> Any:
+    from components import yamltext
+
+    return yamltext.load(text)

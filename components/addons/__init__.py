@@ -17,7 +17,9 @@ from components.addons import (
     monitoring,
     object_store,
     prometheus_crds,
+    ray,
     storage,
+    trainer,
 )
 from components.addons.addon import Addon
 
@@ -33,4 +35,6 @@ ADDONS: tuple[Addon, ...] = (
     gpu.ADDON,
     monitoring.ADDON,
     autoscaling.ADDON,
+    ray.ADDON,
+    trainer.ADDON,
 )

@@ -26,9 +26,11 @@ CONTROL_PLANE_TOLERATION = {
 }
 
 # Pod Security admission: add-ons that need host access (node agents, CSI plugins, speakers)
-# run in privileged namespaces; everything else gets the baseline profile enforced.
+# run in privileged namespaces; the others get baseline, or restricted where every pod they
+# run allows it (tests/charts/test_pod_security.py checks the charts' pods against the label).
 PRIVILEGED = "privileged"
 BASELINE = "baseline"
+RESTRICTED = "restricted"
 
 
 def namespace(
@@ -54,8 +56,11 @@ def release(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     timeout_seconds: int = 600,
+    skip_crds: bool = False,
 ) -> kubernetes.helm.v3.Release:
-    """`chart` installed as release `name` (fixed, so Service names are predictable)."""
+    """`chart` installed as release `name` (fixed, so Service names are predictable).
+    `skip_crds`: the chart's crds/ are left out because the program applies them itself on
+    every version bump (Helm installs crds/ once and never upgrades them)."""
     namespace_name = namespace if isinstance(namespace, str) else namespace.metadata.name
     return kubernetes.helm.v3.Release(
         name,
@@ -72,5 +77,6 @@ def release(
         cleanup_on_fail=True,
         timeout=timeout_seconds,
         max_history=5,
+        skip_crds=skip_crds or None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )

@@ -1,0 +1,71 @@
+"""KubeRay: its CRDs applied by the program from the pinned tag before the release and on
+every bump, the release without crds/, a restricted namespace; the docs' RayJob valid."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from components import versions
+from components.addons import ray
+from components.addons.ray import RaySettings, crd_manifests
+from tests.helpers import (
+    applied_kustomization,
+    deploy_addon,
+    read_platform_config,
+    releases,
+    stdin_parameters,
+    waits_for,
+)
+
+CRD_FILES = "https://raw.githubusercontent.com/ray-project/kuberay/{}/helm-chart/kuberay-operator/crds/"
+
+
+def evaluation():
+    return deploy_addon(ray.ADDON, RaySettings(), enabled=["prometheus-crds"])
+
+
+def test_the_crds_come_from_the_pinned_tag_and_are_established_before_the_operator():
+    built = evaluation()
+    (crds,) = built.of_type("command:remote:Command")
+    assert applied_kustomization(crds)["resources"] == [
+        CRD_FILES.format(versions.KUBERAY) + f"ray.io_{name}.yaml"
+        for name in ("rayclusters", "raycronjobs", "rayjobs", "rayservices")
+    ]
+    params = stdin_parameters(crds)
+    assert params["WAIT_ESTABLISHED"].split() == [
+        "rayclusters.ray.io", "raycronjobs.ray.io", "rayjobs.ray.io", "rayservices.ray.io"
+    ]  # fmt: skip
+    operator = releases(built)["kuberay-operator"]
+    # Helm would install crds/ once and never upgrade them: the release leaves them out.
+    assert operator.inputs["skipCrds"] is True
+    assert operator.inputs["version"] == versions.KUBERAY.removeprefix("v")
+    assert waits_for(built, operator, crds)
+
+
+def test_a_version_bump_changes_what_the_command_applies_so_it_runs_again():
+    now = crd_manifests(versions.KUBERAY).kustomization
+    bumped = crd_manifests("v1.8.0").kustomization
+    assert now != bumped
+    assert all("/v1.8.0/" in r for r in bumped["resources"])
+
+
+def test_the_operator_runs_in_a_restricted_namespace_and_is_scraped():
+    built = evaluation()
+    (namespace,) = built.of_type("kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == "kuberay"
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
+        "restricted"
+    )
+    values = releases(built)["kuberay-operator"].inputs["values"]
+    assert values == {"metrics": {"serviceMonitor": {"enabled": True}}}
+
+
+def test_it_is_on_by_default_and_can_be_switched_off():
+    assert read_platform_config({})["ray"].enabled is True
+    settings = read_platform_config({"ray": {"enabled": False}})
+    assert "ray" not in settings.enabled
+    assert dataclasses.replace(RaySettings(), enabled=False).enabled is False
+
+
+def test_planning_it_fetches_nothing(no_network):
+    evaluation()
