@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 from pulumi.runtime import rpc
 
 from automation.engine import Evaluation, Registration, StackSettings, evaluate, load_stack, run
 from components import versions
-from components.addons.addon import Addon, AddonContext
+from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.platform import PlatformSettings, read_platform
 from model.fields import ConfigError, Fields, Problems
 from model.inventory import GpuSpec, Host, Inventory, SshAccess
@@ -179,10 +180,13 @@ def deploy_addon(
     others: Mapping[str, Any] | None = None,
     enabled: Iterable[str] = (),
     shared_filesystem_id: str | None = None,
+    deployed: Callable[[], Mapping[str, Deployed]] | None = None,
+    domain: str = "ml.example.edu",
 ) -> Evaluation:
     """`addon` deployed alone from `settings`, under the offline engine: what it registers,
     with a stand-in `cluster` component as everything it waits for. `others` are other
-    add-ons' settings it reads; `enabled` the other add-ons the stack has."""
+    add-ons' settings it reads; `enabled` the other add-ons the stack has; `deployed` makes,
+    inside the program, the add-ons deployed before it (e.g. fake data services)."""
 
     def program() -> None:
         # A custom resource: depending on a component means depending on its children.
@@ -193,15 +197,15 @@ def deploy_addon(
         context = AddonContext(
             site=at or site(),
             inventory=inventory,
-            domain="ml.example.edu",
+            domain=domain,
             settings={addon.name: settings, **(others or {})},
             enabled_addons=frozenset({addon.name, *enabled}),
             depends_on=[cluster],
-            deployed={},
+            deployed=deployed() if deployed else {},
             opts=pulumi.ResourceOptions(parent=platform),
         )
-        deployed = addon.deploy(settings, context)
-        for name, value in deployed.exports.items():
+        result = addon.deploy(settings, context)
+        for name, value in result.exports.items():
             pulumi.export(name, value)
 
     return run(program).check()
@@ -244,3 +248,72 @@ def yaml_load(text: str) -> Any:
     from components import yamltext
 
     return yamltext.load(text)
+
+
+# ---- data services, faked -----------------------------------------------------------------------
+
+
+class FakeObjectStore(pulumi.ComponentResource):
+    """model.services.ObjectStore as a consumer sees it: each bucket a Secret with its own
+    credentials in the consumer's namespace. `calls` records what was asked."""
+
+    def __init__(self, endpoint: str = "http://rook-ceph-rgw-store.rook-ceph.svc:80") -> None:
+        super().__init__("test:index:ObjectStore", "object-store")
+        self.endpoint = endpoint
+        self.calls: list[dict[str, Any]] = []
+
+    def bucket(self, consumer, namespace, *, versioned=False, expire_after_days=None,
+               depends_on=()):  # fmt: skip
+        from model.services import ACCESS_KEY_ID, SECRET_ACCESS_KEY, BucketAccess
+
+        self.calls.append({"consumer": consumer, "namespace": namespace, "versioned": versioned})
+        secret = kubernetes.core.v1.Secret(
+            f"{consumer}-bucket",
+            metadata={"name": f"{consumer}-bucket", "namespace": namespace},
+            string_data={
+                ACCESS_KEY_ID: pulumi.Output.secret("fake-access-key-id"),
+                SECRET_ACCESS_KEY: pulumi.Output.secret("fake-secret-access-key"),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+        )
+        bucket = random.RandomString(f"{consumer}-bucket-suffix", length=6, special=False,
+                                     upper=False, opts=pulumi.ResourceOptions(parent=self))  # fmt: skip
+        return BucketAccess(
+            endpoint=self.endpoint,
+            region="us-east-1",
+            bucket=pulumi.Output.concat(consumer, "-", bucket.result),
+            namespace=namespace,
+            secret_name=f"{consumer}-bucket",
+            ready=[secret],
+        )
+
+
+class FakePostgres(pulumi.ComponentResource):
+    """model.services.Postgres: each database a Secret with its owner's credentials."""
+
+    def __init__(self) -> None:
+        super().__init__("test:index:Postgres", "postgres")
+        self.calls: list[dict[str, Any]] = []
+
+    def database(self, name, namespace, *, depends_on=(), createdb=False):
+        from model.services import PASSWORD, USERNAME, DatabaseAccess
+
+        self.calls.append({"name": name, "namespace": namespace, "createdb": createdb})
+        secret = kubernetes.core.v1.Secret(
+            f"{name}-db",
+            metadata={"name": f"{name}-db", "namespace": namespace},
+            string_data={USERNAME: name, PASSWORD: pulumi.Output.secret(f"fake-{name}-password")},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+        )
+        return DatabaseAccess(
+            "postgres-rw.postgres.svc", 5432, name, namespace, f"{name}-db", [secret]
+        )
+
+
+def fake_data_services(
+    object_store: FakeObjectStore | None = None, postgres: FakePostgres | None = None
+) -> dict[str, Deployed]:
+    return {
+        "object-store": Deployed(object_store or FakeObjectStore()),
+        "postgres": Deployed(postgres or FakePostgres()),
+    }

@@ -16,6 +16,7 @@ from components.addons import (
     metallb,
     monitoring,
     object_store,
+    pipelines,
     prometheus_crds,
     ray,
     storage,
@@ -37,4 +38,5 @@ ADDONS: tuple[Addon, ...] = (
     autoscaling.ADDON,
     ray.ADDON,
     trainer.ADDON,
+    pipelines.ADDON,
 )

@@ -283,7 +283,7 @@ def test_the_guard_would_catch_a_fetch(no_network):
     import urllib.request
 
     with pytest.raises(AssertionError, match="tried to use the network"):
-        urllib.request.urlopen("https://raw.githubusercontent.com/")  # noqa: S310
+        urllib.request.urlopen("https://raw.githubusercontent.com/")
 
 
 def test_applying_manifests_fetches_nothing_while_planning(no_network):

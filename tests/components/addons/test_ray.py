@@ -17,7 +17,9 @@ from tests.helpers import (
     waits_for,
 )
 
-CRD_FILES = "https://raw.githubusercontent.com/ray-project/kuberay/{}/helm-chart/kuberay-operator/crds/"
+CRD_FILES = (
+    "https://raw.githubusercontent.com/ray-project/kuberay/{}/helm-chart/kuberay-operator/crds/"
+)
 
 
 def evaluation():

@@ -18,7 +18,14 @@ from automation.engine import Evaluation, unwrap_secrets
 from tests.helpers import SCHEMA_VERSION, evaluate_changed
 
 # API groups served by Kubernetes itself (core is the empty group).
-BUILT_IN_GROUPS = {"core", "apps", "batch", "rbac.authorization.k8s.io", "storage.k8s.io"}
+BUILT_IN_GROUPS = {
+    "core",
+    "apps",
+    "batch",
+    "networking.k8s.io",
+    "rbac.authorization.k8s.io",
+    "storage.k8s.io",
+}
 CRD_SCHEMAS = Path(__file__).resolve().parents[2] / "fixtures" / "crd_schemas"
 
 

@@ -83,3 +83,16 @@ def test_it_is_on_by_default():
 
 def test_planning_it_fetches_nothing(no_network):
     evaluation()
+
+
+def test_the_jobset_pin_is_the_one_the_trainer_chart_installs():
+    # The chart facts (tools/chart_facts.py, rendered from the published chart's sources) show
+    # the JobSet controller image the subchart runs; its CRD is applied from versions.JOBSET.
+    from tools.chart_facts import load_facts
+
+    facts = load_facts("lab")["kubeflow-trainer"]
+    assert f"registry.k8s.io/jobset/jobset:{versions.JOBSET}" in facts["images"]
+    # Helm provides Trainer's own CRDs (templates, upgraded with the release), not JobSet's.
+    assert {c["kind"] for c in facts["crds"]} == {
+        "TrainJob", "TrainingRuntime", "ClusterTrainingRuntime"
+    }  # fmt: skip
