@@ -197,7 +197,9 @@ def test_the_ui_is_at_pipelines_domain_with_tls_and_a_login(lab_like):
     ingress = built.named("kubeflow-pipelines-ui")
     spec = ingress.inputs["spec"]
     assert spec["rules"][0]["host"] == "pipelines.ml.example.edu"
-    assert spec["tls"] == [{"hosts": ["pipelines.ml.example.edu"], "secretName": "pipelines-ui-tls"}]
+    assert spec["tls"] == [
+        {"hosts": ["pipelines.ml.example.edu"], "secretName": "pipelines-ui-tls"}
+    ]
     annotations = ingress.inputs["metadata"]["annotations"]
     assert annotations["cert-manager.io/cluster-issuer"] == "platform"
     assert annotations["traefik.ingress.kubernetes.io/router.middlewares"] == (
