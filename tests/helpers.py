@@ -23,6 +23,7 @@ from model.fields import ConfigError, Fields, Problems
 from model.inventory import GpuSpec, Host, Inventory, SshAccess
 from model.settings import Context
 from model.site import Site
+from model.tenants import TenantsConfig
 
 Config = dict[str, Any]
 # The Kubernetes OpenAPI schema objects are validated against: the pinned minor's.
@@ -182,6 +183,7 @@ def deploy_addon(
     shared_filesystem_id: str | None = None,
     deployed: Callable[[], Mapping[str, Deployed]] | None = None,
     domain: str = "ml.example.edu",
+    tenants: TenantsConfig | None = None,
 ) -> Evaluation:
     """`addon` deployed alone from `settings`, under the offline engine: what it registers,
     with a stand-in `cluster` component as everything it waits for. `others` are other
@@ -203,6 +205,7 @@ def deploy_addon(
             depends_on=[cluster],
             deployed=deployed() if deployed else {},
             opts=pulumi.ResourceOptions(parent=platform),
+            tenants=tenants or TenantsConfig(),
         )
         result = addon.deploy(settings, context)
         for name, value in result.exports.items():

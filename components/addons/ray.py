@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 
 from components import versions
 from components.addons.addon import Addon, AddonContext, Deployed
@@ -41,6 +42,11 @@ REPOSITORY = "ray-project/kuberay"
 # ray-operator/config/crd/bases/, blob for blob).
 CRDS = ("rayclusters", "raycronjobs", "rayjobs", "rayservices")
 CRD_GROUP = "ray.io"
+# The operator's pods (the chart's nameOverride is kuberay-operator) and Ray head pods
+# (ray-operator/controllers/ray/utils/constant.go: RayNodeTypeLabelKey, DefaultDashboardPort).
+OPERATOR_POD_LABELS = {"app.kubernetes.io/name": "kuberay-operator"}
+HEAD_POD_LABELS = {"ray.io/node-type": "head"}
+DASHBOARD_PORT = 8265
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,12 +78,43 @@ def kuberay_values(monitoring: bool) -> dict[str, Any]:
     return {"metrics": {"serviceMonitor": {"enabled": monitoring}}}
 
 
+def operator_access(namespace: str) -> dict[str, Any]:
+    """A NetworkPolicy for a tenant's namespace (default-deny): the operator reaches the Ray
+    heads' dashboard API there, which is how it submits RayJobs and follows their status
+    (ray-operator/controllers/ray/rayjob_controller.go, through the head Service)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "allow-kuberay-operator", "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": HEAD_POD_LABELS},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}
+                            },
+                            "podSelector": {"matchLabels": OPERATOR_POD_LABELS},
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": DASHBOARD_PORT}],
+                }
+            ],
+        },
+    }
+
+
 @dataclass(frozen=True)
 class KubeRayArgs:
     first_control_plane: Host
     # The operator's ServiceMonitor needs the Prometheus CRDs.
     monitoring: bool
     depends_on: Sequence[pulumi.Resource]
+    # Tenants' namespaces (default-deny) and what made them: the operator gets a way in.
+    tenant_namespaces: tuple[str, ...] = ()
+    tenancy: pulumi.Resource | None = None
 
 
 class KubeRay(pulumi.ComponentResource):
@@ -98,14 +135,27 @@ class KubeRay(pulumi.ComponentResource):
             depends_on=[self.crds],
             skip_crds=True,
         )
+        for tenant in args.tenant_namespaces if args.tenancy else ():
+            policy = operator_access(tenant)
+            kubernetes.networking.v1.NetworkPolicy(
+                f"{name}-access-{tenant}",
+                metadata=policy["metadata"],
+                spec=policy["spec"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[args.tenancy]),
+            )
         self.register_outputs({})
 
 
 def _deploy(_settings: RaySettings, context: AddonContext) -> Deployed:
+    # The tenancy add-on (branch tenancy) makes the tenants' namespaces; when it is registered,
+    # this add-on needs it, and these policies wait for it.
+    tenancy = context.deployed.get("tenancy")
     args = KubeRayArgs(
         context.inventory.first_control_plane,
         context.enabled("prometheus-crds"),
         context.depends_on,
+        tuple(member.name for member in context.tenants.members),
+        tenancy.component if tenancy else None,
     )
     return Deployed(KubeRay("kuberay", args, context.opts))
 

@@ -71,3 +71,46 @@ def test_it_is_on_by_default_and_can_be_switched_off():
 
 def test_planning_it_fetches_nothing(no_network):
     evaluation()
+
+
+def test_in_each_tenants_namespace_the_operator_may_reach_the_ray_heads_dashboard():
+    from model.tenants import Course, Faculty, TenantsConfig
+
+    def tenancy():
+        import pulumi
+        import pulumi_kubernetes as kubernetes
+
+        from components.addons.addon import Deployed
+
+        component = pulumi.ComponentResource("test:index:Tenancy", "tenancy")
+        # Depending on a component means depending on its children: one stands for them.
+        kubernetes.core.v1.Namespace(
+            "tenant-namespaces",
+            metadata={"name": "prof-lee"},
+            opts=pulumi.ResourceOptions(parent=component),
+        )
+        return {"tenancy": Deployed(component)}
+
+    tenants = TenantsConfig(
+        faculty=(Faculty(name="prof-lee", dedicated_gpus=8),), courses=(Course(name="cs231"),)
+    )
+    built = deploy_addon(ray.ADDON, RaySettings(), tenants=tenants, deployed=tenancy)
+    for tenant in ("prof-lee", "cs231"):
+        policy = built.named(f"kuberay-access-{tenant}").inputs
+        assert policy["metadata"] == {"name": "allow-kuberay-operator", "namespace": tenant}
+        (rule,) = policy["spec"]["ingress"]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 8265}]
+        assert policy["spec"]["podSelector"] == {"matchLabels": {"ray.io/node-type": "head"}}
+        made = built.named("tenant-namespaces")
+        assert waits_for(built, built.named(f"kuberay-access-{tenant}"), made)
+    # Without the tenancy add-on there are no tenant namespaces to open.
+    alone = deploy_addon(ray.ADDON, RaySettings(), tenants=tenants)
+    assert not alone.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+
+
+def test_the_operators_pods_carry_the_labels_the_policy_selects():
+    from tools.chart_facts import load_facts
+
+    facts = load_facts("lab")["kuberay-operator"]
+    (pod,) = facts["pods"]
+    assert pod["workload"] == "Deployment/kuberay-operator" and pod["namespace"] == "kuberay"
