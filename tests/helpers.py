@@ -320,3 +320,15 @@ def fake_data_services(
         "object-store": Deployed(object_store or FakeObjectStore()),
         "postgres": Deployed(postgres or FakePostgres()),
     }
+
+
+def documented(page: str, kind: str) -> list[dict[str, Any]]:
+    """The objects of `kind` in the ```yaml blocks of docs/<page>."""
+    import re
+    from pathlib import Path
+
+    from components import yamltext
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    return [d for d in (yamltext.load(b) for b in blocks) if d and d.get("kind") == kind]

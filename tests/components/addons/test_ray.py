@@ -114,3 +114,25 @@ def test_the_operators_pods_carry_the_labels_the_policy_selects():
     facts = load_facts("lab")["kuberay-operator"]
     (pod,) = facts["pods"]
     assert pod["workload"] == "Deployment/kuberay-operator" and pod["namespace"] == "kuberay"
+
+
+def test_the_documented_rayjob_is_valid_queued_and_admitted_by_a_tenant_namespace():
+    from tests.components.addons.test_schema import crd_schemas, custom_resource_problems
+    from tests.helpers import documented
+    from tools import pod_security
+
+    (job,) = documented("compute.md", "RayJob")
+    assert custom_resource_problems(job, crd_schemas()["ray.io/v1:RayJob"]) == []
+    # The LocalQueue every tenant namespace has (named by the queueing add-on).
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "default"
+    cluster = job["spec"]["rayClusterSpec"]
+    templates = [cluster["headGroupSpec"]["template"]]
+    templates += [group["template"] for group in cluster["workerGroupSpecs"]]
+    for template in templates:
+        assert pod_security.evaluate_pod(template, pod_security.RESTRICTED) == []
+    gpus = sum(
+        g["replicas"]
+        * int(g["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"])
+        for g in cluster["workerGroupSpecs"]
+    )
+    assert gpus == 4

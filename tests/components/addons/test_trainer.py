@@ -96,3 +96,16 @@ def test_the_jobset_pin_is_the_one_the_trainer_chart_installs():
     assert {c["kind"] for c in facts["crds"]} == {
         "TrainJob", "TrainingRuntime", "ClusterTrainingRuntime"
     }  # fmt: skip
+
+
+def test_the_documented_trainjob_is_valid_queued_and_asks_for_eight_gpus():
+    from tests.components.addons.test_schema import crd_schemas, custom_resource_problems
+    from tests.helpers import documented
+
+    (job,) = documented("compute.md", "TrainJob")
+    schema = crd_schemas()["trainer.kubeflow.org/v1alpha1:TrainJob"]
+    assert custom_resource_problems(job, schema) == []
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "default"
+    assert job["spec"]["runtimeRef"]["name"] == trainer.RUNTIME
+    spec = job["spec"]["trainer"]
+    assert spec["numNodes"] * int(spec["resourcesPerNode"]["limits"]["nvidia.com/gpu"]) == 8
