@@ -327,3 +327,11 @@ def test_its_namespace_admits_every_pod_and_the_images_are_pinned(lab_like):
         # KFP's own pods would pass restricted; pipeline steps (users' images) need baseline.
         assert pod_security.evaluate_pod(pod, pod_security.RESTRICTED) == [], pod["workload"]
     assert FACTS["images"] and not [i for i in FACTS["images"] if unpinned(i)]
+
+
+def test_a_second_run_with_the_same_config_changes_nothing(lab_like):
+    # The Command re-applies only when its kustomization changes: the same config gives the
+    # same bytes (no ordering or generated value moves).
+    again, _, _ = evaluation()
+    first, second = the_command(lab_like[0]), the_command(again)
+    assert first.inputs["stdin"] == second.inputs["stdin"]

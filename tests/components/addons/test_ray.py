@@ -136,3 +136,19 @@ def test_the_documented_rayjob_is_valid_queued_and_admitted_by_a_tenant_namespac
         for g in cluster["workerGroupSpecs"]
     )
     assert gpus == 4
+
+
+def test_a_second_run_changes_nothing():
+    first, second = evaluation(), evaluation()
+    assert [r.inputs for r in first.registrations] == [r.inputs for r in second.registrations]
+
+
+def test_disabling_it_in_the_lab_removes_exactly_its_objects(lab):
+    from tests.helpers import evaluate_changed
+
+    off = evaluate_changed("lab", lambda c: c["platform"].update(ray={"enabled": False})).check()
+    removed = set(lab.by_urn()) - set(off.by_urn())
+    assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
+        "KubeRay", "Namespace", "Command", "Release"
+    }  # fmt: skip
+    assert set(off.by_urn()) <= set(lab.by_urn())
