@@ -196,6 +196,8 @@ def deploy_addon(
         platform = pulumi.ComponentResource("test:index:Platform", "platform")
         access = SshAccess("ubuntu", pulumi.Output.secret("offline-key"))
         inventory = Inventory("test", sample_hosts(access), "192.168.10.10", shared_filesystem_id)
+        # Stand-ins for the hosts' joins, named join-<host>.
+        nodes = {h.name: random.RandomString(f"join-{h.name}", length=4) for h in inventory.hosts}
         context = AddonContext(
             site=at or site(),
             inventory=inventory,
@@ -206,6 +208,7 @@ def deploy_addon(
             deployed=deployed() if deployed else {},
             opts=pulumi.ResourceOptions(parent=platform),
             tenants=tenants or TenantsConfig(),
+            nodes=nodes,
         )
         result = addon.deploy(settings, context)
         for name, value in result.exports.items():
@@ -332,3 +335,15 @@ def documented(page: str, kind: str) -> list[dict[str, Any]]:
     text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
     return [d for d in (yamltext.load(b) for b in blocks) if d and d.get("kind") == kind]
+
+
+def bundle_params(registration: Registration) -> dict[str, str]:
+    """The parameters of a host step, from the `export NAME=value` lines of its stdin."""
+
+    stdin = rpc.unwrap_rpc_secret(registration.inputs["stdin"])
+    params = {}
+    for line in stdin.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, value = line[len("export ") :].partition("=")
+            params[name] = shlex.split(value)[0] if value else ""
+    return params

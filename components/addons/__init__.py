@@ -19,6 +19,7 @@ from components.addons import (
     pipelines,
     prometheus_crds,
     ray,
+    serving,
     storage,
     trainer,
 )
@@ -36,6 +37,7 @@ ADDONS: tuple[Addon, ...] = (
     gpu.ADDON,
     monitoring.ADDON,
     autoscaling.ADDON,
+    serving.ADDON,
     ray.ADDON,
     trainer.ADDON,
     pipelines.ADDON,

@@ -56,9 +56,17 @@ def release(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     timeout_seconds: int = 600,
+    stateful: bool = False,
     skip_crds: bool = False,
 ) -> kubernetes.helm.v3.Release:
     """`chart` installed as release `name` (fixed, so Service names are predictable).
+
+    A stateless release is `atomic`: a failed install or upgrade is rolled back rather than
+    left half-done. A `stateful` one (it owns data, or the CRDs of objects that do) never
+    is: rolling back a failed first install uninstalls it, and with it the data it already
+    wrote (a CephCluster's mon stores and OSDs, a Grafana volume); it is left as it is for the
+    next `pulumi up` to complete.
+
     `skip_crds`: the chart's crds/ are left out because the program applies them itself on
     every version bump (Helm installs crds/ once and never upgrades them)."""
     namespace_name = namespace if isinstance(namespace, str) else namespace.metadata.name
@@ -72,9 +80,8 @@ def release(
         else None,
         namespace=namespace_name,
         values=values,
-        # A failed install is rolled back rather than left half-done for the next run.
-        atomic=True,
-        cleanup_on_fail=True,
+        atomic=not stateful,
+        cleanup_on_fail=not stateful,
         timeout=timeout_seconds,
         max_history=5,
         skip_crds=skip_crds or None,

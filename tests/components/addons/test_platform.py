@@ -107,9 +107,18 @@ def test_independent_add_ons_install_in_parallel(lab):
         for earlier in independent:
             if later != earlier:
                 assert not waits_for(lab, r[later], r[earlier]), f"{later} waits for {earlier}"
-    # No add-on waits for any worker: the platform starts once the control plane and CNI are up.
-    joins = {x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
-    assert not joins & upstream(lab, r["kube-prometheus-stack"].urn)
+    # Only Ceph (and, through it, what needs a volume) waits for workers: for the six storage
+    # hosts to be nodes. No add-on waits for any other worker, so the time to a working
+    # platform does not grow with the number of workers.
+    joins = {x.name: x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
+    storage_hosts = {f"join-gpu-0{n}" for n in range(1, 7)}
+    waited = {
+        name for name, urn in joins.items() if urn in upstream(lab, r["kube-prometheus-stack"].urn)
+    }
+    assert waited == storage_hosts
+    for name, release in r.items():
+        if name not in {"rook-ceph-cluster", "kube-prometheus-stack"}:
+            assert not set(joins.values()) & upstream(lab, release.urn), name
 
 
 def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
@@ -126,9 +135,11 @@ def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
 def test_disabling_an_add_on_removes_exactly_it(lab):
     off = evaluate_changed("lab", lambda c: c["platform"].update(monitoring={"enabled": False}))
     removed = set(lab.by_urn()) - set(off.check().by_urn())
+    # ...and the dashboards the GPU operator and Rook would ship for it (four Commands).
     assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
-        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule"
+        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule", "Command"
     }  # fmt: skip
+    assert sum(lab.by_urn()[u].name.endswith("-dashboard") for u in removed) == 4
     assert "grafanaAdminPassword" not in off.exports
 
 

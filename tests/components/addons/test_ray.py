@@ -117,8 +117,8 @@ def test_the_operators_pods_carry_the_labels_the_policy_selects():
 
 
 def test_the_documented_rayjob_is_valid_queued_and_admitted_by_a_tenant_namespace():
-    from tests.components.addons.test_schema import crd_schemas, custom_resource_problems
     from tests.helpers import documented
+    from tests.schemas import crd_schemas, custom_resource_problems
     from tools import pod_security
 
     (job,) = documented("compute.md", "RayJob")

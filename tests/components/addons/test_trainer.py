@@ -99,8 +99,8 @@ def test_the_jobset_pin_is_the_one_the_trainer_chart_installs():
 
 
 def test_the_documented_trainjob_is_valid_queued_and_asks_for_eight_gpus():
-    from tests.components.addons.test_schema import crd_schemas, custom_resource_problems
     from tests.helpers import documented
+    from tests.schemas import crd_schemas, custom_resource_problems
 
     (job,) = documented("compute.md", "TrainJob")
     schema = crd_schemas()["trainer.kubeflow.org/v1alpha1:TrainJob"]
