@@ -184,6 +184,7 @@ def deploy_addon(
     deployed: Callable[[], Mapping[str, Deployed]] | None = None,
     domain: str = "ml.example.edu",
     tenants: TenantsConfig | None = None,
+    preview: bool = False,
 ) -> Evaluation:
     """`addon` deployed alone from `settings`, under the offline engine: what it registers,
     with a stand-in `cluster` component as everything it waits for. `others` are other
@@ -214,7 +215,7 @@ def deploy_addon(
         for name, value in result.exports.items():
             pulumi.export(name, value)
 
-    return run(program).check()
+    return run(program, preview=preview).check()
 
 
 def read_platform_config(platform: Mapping[str, Any], at: Site | None = None) -> PlatformSettings:

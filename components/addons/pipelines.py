@@ -528,7 +528,13 @@ class KubeflowPipelines(pulumi.ComponentResource):
                                 }
                             }
                         ],
-                        "ports": [{"protocol": "TCP", "port": 3000}],
+                        # The UI; and cert-manager's HTTP-01 solver pods, which an ACME
+                        # issuer starts in this namespace for the UI's certificate
+                        # (cert-manager@v1.21.1: pkg/issuer/acme/http/http.go, port 8089).
+                        "ports": [
+                            {"protocol": "TCP", "port": 3000},
+                            {"protocol": "TCP", "port": 8089},
+                        ],
                     },
                     {
                         "from": [{"namespaceSelector": platform}],

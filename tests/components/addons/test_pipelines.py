@@ -30,7 +30,7 @@ from tools import manifest_facts, pod_security
 ON = PipelinesSettings(enabled=True)
 
 
-def evaluation(endpoint: str = "http://rook-ceph-rgw-store.rook-ceph.svc:80"):
+def evaluation(endpoint: str = "http://rook-ceph-rgw-store.rook-ceph.svc:80", preview=False):
     made: dict = {}
 
     def data_services():
@@ -43,6 +43,7 @@ def evaluation(endpoint: str = "http://rook-ceph-rgw-store.rook-ceph.svc:80"):
         ON,
         enabled=["object-store", "postgres", "ingress", "certificates"],
         deployed=data_services,
+        preview=preview,
     )
     return built, made["store"], made["postgres"]
 
@@ -221,7 +222,10 @@ def test_the_ui_is_at_pipelines_domain_with_tls_and_a_login(lab_like):
 def test_only_the_platform_reaches_the_api_and_traefik_only_the_ui(lab_like):
     policy = lab_like[0].named("kubeflow-pipelines-ingress").inputs["spec"]
     traefik, platform = policy["ingress"][1], policy["ingress"][2]
-    assert traefik["ports"] == [{"protocol": "TCP", "port": 3000}]
+    assert traefik["ports"] == [
+        {"protocol": "TCP", "port": 3000},
+        {"protocol": "TCP", "port": 8089},  # cert-manager's HTTP-01 solver
+    ]
     assert {p["port"] for p in platform["ports"]} == {8887, 8888}
     assert platform["from"] == [
         {"namespaceSelector": {"matchLabels": {"app.kubernetes.io/part-of": "ml-platform"}}}
@@ -247,6 +251,12 @@ def test_every_object_it_builds_validates(lab_like):
         "traefik.io/v1alpha1:Middleware", "core/v1:Secret", "core/v1:Namespace",
     }  # fmt: skip
     assert validate_objects(lab_like[0]) == len(kubernetes_objects(lab_like[0]))
+
+
+def test_the_first_preview_of_a_new_environment_shows_it_to_be_created():
+    # Nothing exists yet: the bucket's name and the hosts are unknown; it still evaluates.
+    built, _, _ = evaluation(preview=True)
+    assert the_command(built) and built.named("kubeflow-pipelines-ui")
 
 
 def test_planning_it_fetches_nothing(no_network):
