@@ -125,6 +125,8 @@ def test_the_documented_rayjob_is_valid_queued_and_admitted_by_a_tenant_namespac
     assert custom_resource_problems(job, crd_schemas()["ray.io/v1:RayJob"]) == []
     # The LocalQueue every tenant namespace has (named by the queueing add-on).
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "default"
+    # No submitter pod: the default one has no security context (restricted refuses it).
+    assert job["spec"]["submissionMode"] == "HTTPMode" or job["spec"].get("submitterPodTemplate")
     cluster = job["spec"]["rayClusterSpec"]
     templates = [cluster["headGroupSpec"]["template"]]
     templates += [group["template"] for group in cluster["workerGroupSpecs"]]
