@@ -100,6 +100,24 @@ VERTICAL_POD_AUTOSCALER = HelmChart(
     "vertical-pod-autoscaler", "0.11.0", "https://kubernetes.github.io/autoscaler"
 )
 
+# KubeRay (ray-project/kuberay tags; v1.7.0 is the newest in the August 2026 snapshot checked
+# in November 2026). The chart's crds/ are applied by the program on every bump, from the same
+# tag (components/addons/ray.py): Helm installs crds/ once and never upgrades them.
+KUBERAY = "v1.7.0"
+KUBERAY_OPERATOR = HelmChart(
+    "kuberay-operator", KUBERAY.removeprefix("v"), "https://ray-project.github.io/kuberay-helm/"
+)
+# Kubeflow Trainer v2 (kubeflow/trainer tags, newest v2.3.0 in the same snapshot); its chart is
+# published to oci://ghcr.io/kubeflow/charts (.github/workflows/publish-helm-charts.yaml).
+KUBEFLOW_TRAINER = HelmChart("oci://ghcr.io/kubeflow/charts/kubeflow-trainer", "2.3.0")
+# The JobSet release the Trainer chart depends on (kubeflow/trainer@v2.3.0:
+# charts/kubeflow-trainer/Chart.yaml, dependency jobset 0.12.0): its CRD sits in the subchart's
+# crds/, so the program applies it on every bump like KubeRay's. Move it with the Trainer pin.
+JOBSET = "v0.12.0"
+# Kubeflow Pipelines standalone (kubeflow/pipelines tags, newest 2.17.0 in the same snapshot):
+# upstream publishes kustomize manifests, no Helm chart; fetched at deploy time from this tag.
+KUBEFLOW_PIPELINES = "2.17.0"
+
 
 @dataclass(frozen=True)
 class Dashboard:

@@ -16,9 +16,12 @@ from components.addons import (
     metallb,
     monitoring,
     object_store,
+    pipelines,
     prometheus_crds,
+    ray,
     serving,
     storage,
+    trainer,
 )
 from components.addons.addon import Addon
 
@@ -35,4 +38,7 @@ ADDONS: tuple[Addon, ...] = (
     monitoring.ADDON,
     autoscaling.ADDON,
     serving.ADDON,
+    ray.ADDON,
+    trainer.ADDON,
+    pipelines.ADDON,
 )

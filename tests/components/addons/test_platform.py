@@ -19,6 +19,8 @@ BOTH = {
     "kube-prometheus-stack",
     "metrics-server",
     "vertical-pod-autoscaler",
+    "kuberay-operator",
+    "kubeflow-trainer",
 }
 # The pod network's releases (components/kubeadm/cni.py), named like the add-ons' releases.
 CNI = {"calico", "calico-crds"}
