@@ -90,6 +90,9 @@ GPU_OPERATOR = HelmChart("gpu-operator", "v26.7.0", "https://helm.ngc.nvidia.com
 PROMETHEUS_OPERATOR_CRDS = HelmChart(
     "prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts"
 )
+PROMETHEUS_PUSHGATEWAY = HelmChart(
+    "prometheus-pushgateway", "3.8.0", "https://prometheus-community.github.io/helm-charts"
+)
 KUBE_PROMETHEUS_STACK = HelmChart(
     "oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack", "88.5.3"
 )

@@ -42,6 +42,11 @@ class MonitoringSettings:
         format=BINARY_SIZE,
         doc="Prometheus' volume; it keeps at most 85% of it, dropping the oldest data first",
     )
+    pushgateway: bool = setting(
+        "pushgateway",
+        False,
+        doc="a Prometheus Pushgateway for batch jobs' metrics (the MLOps drift check pushes there)",
+    )
     # Rendered by the chart through `tpl`: a class name, nothing else.
     storage_class: str | None = setting(
         "storageClass",
@@ -202,6 +207,31 @@ def alert_groups() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+PUSHGATEWAY = "pushgateway"
+# Where batch jobs push: the release's Service (fullnameOverride) in the monitoring namespace.
+PUSHGATEWAY_URL = f"http://{PUSHGATEWAY}.{NAMESPACE}.svc:9091"
+
+
+def pushgateway_values() -> dict[str, Any]:
+    return {
+        "fullnameOverride": PUSHGATEWAY,
+        # honorLabels keeps the pushed `job` and grouping labels (the chart's default, stated:
+        # prometheus-community/helm-charts@prometheus-pushgateway-3.8.0 values.yaml).
+        "serviceMonitor": {"enabled": True, "namespace": NAMESPACE, "honorLabels": True},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "fsGroup": 65534,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containerSecurityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
 class Monitoring(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -229,6 +259,10 @@ class Monitoring(pulumi.ComponentResource):
             # Grafana's volume is the chart's; Prometheus' comes from its StatefulSet.
             stateful=True,
         )
+        if args.settings.pushgateway:
+            release(
+                PUSHGATEWAY, versions.PROMETHEUS_PUSHGATEWAY, ns, pushgateway_values(), self
+            )
         kubernetes.apiextensions.CustomResource(
             f"{name}-platform-alerts",
             api_version="monitoring.coreos.com/v1",
@@ -254,7 +288,7 @@ ADDON: Addon[MonitoringSettings] = Addon(
     section="monitoring",
     # Prometheus' volume comes from the storage add-on's default class.
     needs=("prometheus-crds", "storage"),
-    charts=(versions.KUBE_PROMETHEUS_STACK,),
+    charts=(versions.KUBE_PROMETHEUS_STACK, versions.PROMETHEUS_PUSHGATEWAY),
     enabled=lambda settings, _context: settings.enabled,
     when="`enabled`",
     check=_check,

@@ -102,3 +102,16 @@ def test_monitoring_without_storage_must_name_a_class():
             {"storage": {"provider": "none"}, "objectStore": {"provider": "minio"}}
         )
     assert "need volumes" in refused(error.value, "ml-platform:platform.monitoring.storageClass")
+
+
+def test_a_pushgateway_for_batch_jobs_only_when_asked_for():
+    assert "pushgateway" not in releases(deploy(MonitoringSettings()))
+    values = releases(deploy(MonitoringSettings(pushgateway=True)))["pushgateway"].inputs["values"]
+    # Pushed `job` and grouping labels are kept; the Service is the documented URL.
+    assert values["serviceMonitor"] == {
+        "enabled": True,
+        "namespace": "monitoring",
+        "honorLabels": True,
+    }
+    assert values["fullnameOverride"] == "pushgateway"
+    assert monitoring.PUSHGATEWAY_URL == "http://pushgateway.monitoring.svc:9091"
