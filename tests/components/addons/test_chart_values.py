@@ -96,7 +96,7 @@ def every_variant() -> list[Evaluation]:
     """Both stacks, plus the settings that reach values only when changed."""
 
     def options(config):
-        config["platform"]["monitoring"] = {"storageClass": "local-nvme"}
+        config["platform"]["monitoring"] = {"storageClass": "local-nvme", "pushgateway": True}
         config["platform"]["autoscaling"] = {"vpa": "auto"}
 
     return [
