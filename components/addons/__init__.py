@@ -16,8 +16,12 @@ from components.addons import (
     metallb,
     monitoring,
     object_store,
+    pipelines,
     prometheus_crds,
+    ray,
+    serving,
     storage,
+    trainer,
 )
 from components.addons.addon import Addon
 
@@ -33,4 +37,8 @@ ADDONS: tuple[Addon, ...] = (
     gpu.ADDON,
     monitoring.ADDON,
     autoscaling.ADDON,
+    serving.ADDON,
+    ray.ADDON,
+    trainer.ADDON,
+    pipelines.ADDON,
 )

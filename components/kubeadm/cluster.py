@@ -149,6 +149,8 @@ class KubeadmCluster(pulumi.ComponentResource):
         for host in inventory.control_planes:
             self._etcd_snapshots(host, self.members[host.name].join)
         self.joins = {name: member.join for name, member in self.members.items()}
+        # Host name -> what makes it a node: what needs a particular host waits for this.
+        self.node_ready: dict[str, pulumi.Resource] = dict(self.joins)
         if inventory.bastion is not None and inventory.ssh and inventory.ssh.authorized_keys:
             self._authorize_bastion(inventory.bastion)
         self.kubeconfig = self._read_kubeconfig(init.join)

@@ -16,6 +16,7 @@ from components.kubeadm.secrets import ca_cert_hash
 from model.fields import ConfigError
 from tests.helpers import (
     SCHEMA_VERSION,
+    bundle_params,
     evaluate_changed,
     evaluate_config,
     lab_with_workers,
@@ -30,16 +31,6 @@ WORKERS = tuple(f"gpu-{i:02d}" for i in range(1, 41))
 
 def commands(evaluation) -> dict:
     return {r.name: r for r in evaluation.of_type(COMMAND)}
-
-
-def bundle_params(registration) -> dict[str, str]:
-    """The `NAME=value` lines of a step's stdin (before common.sh)."""
-    stdin = rpc.unwrap_rpc_secret(registration.inputs["stdin"])
-    params = {}
-    for line in stdin.split("# ---- common.sh")[0].splitlines()[2:]:
-        name, _, value = line.partition("=")
-        params[name] = shlex.split(value)[0] if value else ""
-    return params
 
 
 def delete_params(registration) -> dict[str, str]:
