@@ -326,8 +326,12 @@ class KubeadmCluster(pulumi.ComponentResource):
         return files
 
     def _init_stdin(self, host: Host) -> pulumi.Input[str]:
+        endpoint = pulumi.Output.format(
+            "{0}:{1}", self._args.inventory.api_endpoint, self._args.site.api_port
+        )
         params: dict[str, pulumi.Input[str]] = {
             "NODE_NAME": host.name,
+            "CONTROL_PLANE_ENDPOINT": endpoint,
             "KUBEADM_CONFIG_B64": self._document(host, INIT_TOKEN, documents.init_documents),
             "CA_CERT_B64": self._secrets.ca_cert_pem.apply(b64),
             "CA_KEY_B64": self._secrets.ca_key_pem.apply(b64),

@@ -6,9 +6,13 @@
 #   KubeletConfiguration + KubeProxyConfiguration), CA_CERT_B64 and CA_KEY_B64 (the cluster CA),
 #   ENCRYPTION_CONFIG_B64, AUDIT_POLICY_B64, ETCD_PATCH_B64 (this node's etcd patch), optional
 #   KUBE_VIP_MANIFEST_B64 (kube-vip using super-admin.conf, in place during init) and
-#   KUBE_VIP_FINAL_MANIFEST_B64 (kube-vip using admin.conf, after init).
+#   KUBE_VIP_FINAL_MANIFEST_B64 (kube-vip using admin.conf, after init), CONTROL_PLANE_ENDPOINT
+#   (host:port of the API for the whole cluster).
 # Skips kubeadm init when /etc/kubernetes/admin.conf exists. kubeadm keeps a CA it finds in
 # /etc/kubernetes/pki (certificate and key both present), so every join can pin it.
+# Refuses to init when an API server with the cluster's CA already answers on the cluster's
+# endpoint: the init host's machine was replaced while the cluster runs on the other control
+# planes, and a second `kubeadm init` would start another cluster.
 set -euo pipefail
 if ! declare -F fail >/dev/null; then
     # shellcheck source=common.sh
@@ -46,6 +50,17 @@ if [[ ${initialised} == true ]]; then
     log "already initialised (/etc/kubernetes/admin.conf exists); skipping kubeadm init"
 else
     check_no_leftovers "run kubeadm init"
+    require_param CONTROL_PLANE_ENDPOINT
+    ca_check=""
+    secret_file CA_CERT_B64 ca_check
+    if curl -fsS --max-time 10 --cacert "${ca_check}" -o /dev/null \
+        "https://${CONTROL_PLANE_ENDPOINT}/version" 2>/dev/null; then
+        die "an API server with this cluster's CA already answers on ${CONTROL_PLANE_ENDPOINT}:" \
+            "the cluster runs on its other control planes, and kubeadm init here would start" \
+            "another one. Name a running control plane as the init host (baremetal.initHost)," \
+            "pulumi up, then add this machine back as a joining member"
+    fi
+    rm -f -- "${ca_check}"
     mkdir -p -- "${KUBE_DIR}/pki"
     write_b64_param CA_CERT_B64 "${CA_CERT}" 0644 || true
     write_b64_param CA_KEY_B64 "${KUBE_DIR}/pki/ca.key" 0600 || true

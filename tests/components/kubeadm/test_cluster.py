@@ -196,6 +196,8 @@ def test_the_init_host_is_named_and_runs_kubeadm_init(lab):
     cmds = commands(lab)
     init = bundle_params(cmds["join-cp-1"])
     assert "KUBEADM_CONFIG_B64" in init and "JOIN_CONFIG_B64" not in init
+    # Where init.sh looks for a cluster that already runs (a replaced init host).
+    assert init["CONTROL_PLANE_ENDPOINT"] == "192.168.10.10:6443"
     assert "JOIN_CONFIG_B64" in bundle_params(cmds["join-cp-2"])
 
 

@@ -95,6 +95,10 @@ STUBS: dict[str, str] = {
         esac
     """,
     "curl": """
+        if [[ " $* " == *" https://"*":6443/version "* ]]; then
+            [[ -e $S/api-answers ]] && exit 0
+            exit 7
+        fi
         while (($#)); do [[ $1 == -o ]] && { echo "-----BEGIN PGP PUBLIC KEY BLOCK-----" >"$2"; }; shift; done
     """,
     "gpg": """
@@ -727,6 +731,7 @@ ETCD_PATCH = "spec: {containers: [{name: etcd, args: [--listen-metrics-urls=x]}]
 def init_params(**extra: str) -> dict[str, str]:
     return {
         "NODE_NAME": "cp-1",
+        "CONTROL_PLANE_ENDPOINT": "192.168.10.10:6443",
         "KUBEADM_CONFIG_B64": b64(KUBEADM_CONFIG),
         "CA_CERT_B64": b64(CA_CERT),
         "CA_KEY_B64": b64(CA_KEY),
@@ -786,6 +791,18 @@ def test_init_installs_the_generated_ca_before_kubeadm_keeps_it(host):
     assert (host.stub_state / "ca-at-init").read_text() == CA_CERT
     assert mode(host.path("etc/kubernetes/pki/ca.key")) == 0o600
     assert (host.stub_state / "patches-at-init").read_text().split() == ["etcd+strategic.yaml"]
+
+
+def test_init_refuses_to_start_a_second_cluster_when_the_api_already_answers(host):
+    # The init host's machine was replaced: the cluster runs on the other control planes.
+    host.flag("api-answers")
+    result = host.run("init", quiet=True, **init_params())
+    assert result.returncode == 1
+    assert "already answers on 192.168.10.10:6443" in result.stderr
+    assert not ran(result, "kubeadm")
+    (check,) = [c for c in ran(result, "curl") if "/version" in c]
+    assert "--cacert" in check and check.endswith("https://192.168.10.10:6443/version")
+    assert not list(host.path("etc/kubernetes").glob(".ml-platform*"))
 
 
 def test_init_refuses_an_initialised_cluster_with_another_ca(host):

@@ -46,42 +46,47 @@ for pkg in "${K8S_PACKAGES[@]}"; do
         fi
     fi
 done
+# The parts of prepare-host run in one shell: this part does not exit early.
+install_kubernetes_packages() {
+    local pkg version held wanted=() to_hold=()
+    if fetch_keyring "https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/Release.key" \
+        "${KEYRINGS}/kubernetes-apt-keyring.gpg" dearmor; then
+        apt_sources_changed
+    fi
+    if write_file "${SOURCES}/kubernetes.list" 0644 <<K8S_LIST; then
+deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/ /
+K8S_LIST
+        apt_sources_changed
+    fi
+
+    if [[ ${k8s_current} == false ]]; then
+        apt_update
+        wanted=()
+        for pkg in "${K8S_PACKAGES[@]}"; do
+            version=$(apt-cache madison "${pkg}" |
+                awk -F'|' -v want="${K8S_VERSION}" '{ gsub(/[ \t]/, "", $2) } index($2, want "-") == 1 { print $2; exit }')
+            [[ -n ${version} ]] || die "no ${pkg} package for Kubernetes ${K8S_VERSION} in pkgs.k8s.io v${K8S_MINOR}"
+            wanted+=("${pkg}=${version}")
+        done
+        apt_install "${wanted[@]}"
+    fi
+    held=$(apt-mark showhold)
+    to_hold=()
+    for pkg in "${K8S_PACKAGES[@]}"; do
+        grep -qx "${pkg}" <<<"${held}" || to_hold+=("${pkg}")
+    done
+    if ((${#to_hold[@]} > 0)); then
+        apt-mark hold "${to_hold[@]}" >&2
+    fi
+    ensure_enabled kubelet
+    log "Kubernetes ${K8S_VERSION} packages installed and held"
+}
+
 if [[ ${k8s_current} == false && ${JOINED} == true && ${#running[@]} -gt 0 ]]; then
     warn "UPGRADE PENDING: this node joined the cluster with ${running[*]}; the config asks for" \
         "Kubernetes ${K8S_VERSION}. A joined node keeps its version: upgrade it with kubeadm" \
         "(docs/operations/upgrade.md), then \`pulumi up\` changes nothing here"
     ensure_enabled kubelet
-    exit 0
+else
+    install_kubernetes_packages
 fi
-
-if fetch_keyring "https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/Release.key" \
-    "${KEYRINGS}/kubernetes-apt-keyring.gpg" dearmor; then
-    apt_sources_changed
-fi
-if write_file "${SOURCES}/kubernetes.list" 0644 <<K8S_LIST; then
-deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.gpg] https://pkgs.k8s.io/core:/stable:/v${K8S_MINOR}/deb/ /
-K8S_LIST
-    apt_sources_changed
-fi
-
-if [[ ${k8s_current} == false ]]; then
-    apt_update
-    wanted=()
-    for pkg in "${K8S_PACKAGES[@]}"; do
-        version=$(apt-cache madison "${pkg}" |
-            awk -F'|' -v want="${K8S_VERSION}" '{ gsub(/[ \t]/, "", $2) } index($2, want "-") == 1 { print $2; exit }')
-        [[ -n ${version} ]] || die "no ${pkg} package for Kubernetes ${K8S_VERSION} in pkgs.k8s.io v${K8S_MINOR}"
-        wanted+=("${pkg}=${version}")
-    done
-    apt_install "${wanted[@]}"
-fi
-held=$(apt-mark showhold)
-to_hold=()
-for pkg in "${K8S_PACKAGES[@]}"; do
-    grep -qx "${pkg}" <<<"${held}" || to_hold+=("${pkg}")
-done
-if ((${#to_hold[@]} > 0)); then
-    apt-mark hold "${to_hold[@]}" >&2
-fi
-ensure_enabled kubelet
-log "Kubernetes ${K8S_VERSION} packages installed and held"
