@@ -230,3 +230,11 @@ def test_efs_mount_target_per_zone_reachable_from_nodes_only(dev):
     assert sorted(t.name for t in targets) == [f"shared-storage-mount-us-east-1{z}" for z in "abc"]
     nfs = dev.named("shared-storage-nfs-from-nodes")
     assert nfs.inputs["fromPort"] == 2049 and "cidrIpv4" not in nfs.inputs
+
+
+def test_an_unreachable_instance_keeps_its_commands_and_skips_their_delete():
+    dead = evaluate_changed("dev", lambda c: c["aws"].update(unreachableHosts=["gpu-1"])).check()
+    commands = {r.name: r for r in dead.of_type("command:remote:Command")}
+    assert commands["join-gpu-1"].retain_on_delete and commands["prepare-gpu-1"].retain_on_delete
+    assert not commands["join-gpu-2"].retain_on_delete
+    assert not commands["admit-gpu-1"].retain_on_delete  # its Node is still removed

@@ -148,12 +148,12 @@ def test_no_command_ignores_changes_to_its_connection(lab, dev):
             assert not registration.ignore_changes, registration.name
 
 
-def test_replacing_gpu_07s_machine_prepares_and_joins_the_new_machine():
+def test_replacing_gpu_07s_machine_prepares_and_joins_the_new_machine(lab):
     def readdress(config):
         host = next(h for h in config["baremetal"]["hosts"] if h["name"] == "gpu-07")
         host["address"] = "192.168.10.150"
 
-    before, after = evaluate("lab").check(), evaluate_changed("lab", readdress).check()
+    before, after = lab, evaluate_changed("lab", readdress).check()
     old, new = host_commands(before, "gpu-07"), host_commands(after, "gpu-07")
     for name in ("prepare-gpu-07", "admit-gpu-07", "join-gpu-07", "drain-gpu-07"):
         # `triggers` is pulumi-command's only replace-on-change input: a new machine replaces
@@ -201,11 +201,11 @@ def test_the_init_host_is_named_and_runs_kubeadm_init(lab):
     assert "JOIN_CONFIG_B64" in bundle_params(cmds["join-cp-2"])
 
 
-def test_naming_another_init_host_deletes_nothing():
+def test_naming_another_init_host_deletes_nothing(lab):
     def cp2(config):
         config["baremetal"]["initHost"] = "cp-2"
 
-    before, after = evaluate("lab").check(), evaluate_changed("lab", cp2).check()
+    before, after = lab, evaluate_changed("lab", cp2).check()
     assert set(before.by_urn()) == set(after.by_urn())
     cmds = commands(after)
     assert "KUBEADM_CONFIG_B64" in bundle_params(cmds["join-cp-2"])
@@ -271,8 +271,9 @@ def test_every_join_gets_its_own_token_minted_before_it_and_deleted_after(lab):
     assert "CERTIFICATE_KEY_CONFIG_B64" not in bundle_params(cmds["admit-gpu-07"])
 
 
-def test_a_41st_worker_adds_its_own_commands_and_reruns_nothing_on_an_existing_host():
-    before = evaluate_config("lab", lab_with_workers(40)).check().by_urn()
+def test_a_41st_worker_adds_its_own_commands_and_reruns_nothing_on_an_existing_host(lab):
+    assert lab_with_workers(40) == stack_config("lab")  # the committed lab is the base
+    before = lab.by_urn()
     after = evaluate_config("lab", lab_with_workers(41)).check().by_urn()
     assert set(before) - set(after) == set()
     added = sorted(after[u].name for u in set(after) - set(before) if after[u].type == COMMAND)
@@ -341,12 +342,12 @@ def test_connections_verify_host_keys(lab, dev):
     assert connection["hostKey"] != connection["proxy"]["hostKey"]
 
 
-def test_an_unreachable_host_keeps_its_on_host_commands_and_skips_their_delete():
+def test_an_unreachable_host_keeps_its_on_host_commands_and_skips_their_delete(lab):
     def dead(config):
         host = next(h for h in config["baremetal"]["hosts"] if h["name"] == "gpu-07")
         host["unreachable"] = True
 
-    before, after = evaluate("lab").check(), evaluate_changed("lab", dead).check()
+    before, after = lab, evaluate_changed("lab", dead).check()
     cmds = commands(after)
     assert cmds["join-gpu-07"].retain_on_delete and cmds["prepare-gpu-07"].retain_on_delete
     # The init host's steps still remove its Node and etcd member when it goes.
