@@ -24,7 +24,12 @@ cluster = KubeadmCluster(
 platform = MlPlatform(
     "platform",
     MlPlatformArgs(
-        config.platform, config.site, inventory, cluster_ready=cluster.cni, tenants=config.tenants
+        config.platform,
+        config.site,
+        inventory,
+        cluster_ready=cluster.cni,
+        tenants=config.tenants,
+        identity=config.identity.oidc,
     ),
     opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
 )

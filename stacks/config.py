@@ -5,7 +5,8 @@ pure part, turning the decoded values into a `StackConfig` or raising one `Confi
 lists every problem (key path, bad value, fix). Each section has its reader: the cluster's
 in `stacks/sections/kubernetes.py`, the machines' in `sections/baremetal.py` and
 `sections/aws.py`, each add-on's in its own module (through `read_platform`), the tenants' in
-`sections/tenants.py`; rules across sections are in `stacks/checks.py`.
+`model/tenants.py`, the identity provider's in `sections/identity.py`; rules across sections
+are in `stacks/checks.py`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from model.settings import Context
 from model.site import Site
 from model.tenants import TenantsConfig
 from stacks import checks
-from stacks.sections import aws, baremetal, kubernetes
+from stacks.sections import aws, baremetal, identity, kubernetes
 from stacks.sections.aws import AwsConfig
 from stacks.sections.baremetal import BaremetalConfig
+from stacks.sections.identity import IdentityConfig
 
 NAMESPACE = "ml-platform"
 TOP_LEVEL_KEYS = (
@@ -39,6 +41,7 @@ TOP_LEVEL_KEYS = (
     "aws",
     "platform",
     "tenants",
+    "identity",
 )
 Infrastructure = Literal["aws", "baremetal"]
 
@@ -56,6 +59,7 @@ class StackConfig:
     site: Site
     platform: PlatformSettings
     tenants: TenantsConfig
+    identity: IdentityConfig
     baremetal: BaremetalConfig | None = None
     aws: AwsConfig | None = None
 
@@ -67,7 +71,10 @@ def load_config() -> StackConfig:
     values = {k[len(prefix) :]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
     key_is_secret = runtime_config.is_config_secret(f"{prefix}sshPrivateKey")
     ssh_key = pulumi.Config(NAMESPACE).get_secret("sshPrivateKey")
-    return parse_config(values, ssh_key, key_is_secret, pulumi.get_stack())
+    identity_is_secret = runtime_config.is_config_secret(f"{prefix}identity")
+    return parse_config(
+        values, ssh_key, key_is_secret, pulumi.get_stack(), identity_is_secret=identity_is_secret
+    )
 
 
 def _decode(value: Any) -> Any:
@@ -85,6 +92,7 @@ def parse_config(
     ssh_private_key: pulumi.Output[str] | None,
     key_is_secret: bool,
     stack: str,
+    identity_is_secret: bool = False,
 ) -> StackConfig:
     problems = Problems()
     top = Fields(values, f"{NAMESPACE}:", problems, TOP_LEVEL_KEYS)
@@ -97,8 +105,11 @@ def parse_config(
     context = Context(site, stack)
     platform = read_platform(top, context, k8s.cluster_name if k8s else None)
     tenant_config = tenants.read(top, context)
+    identity_config = identity.read(top, context, identity_is_secret)
     if k8s and machines:
         checks.networks(top, k8s, machines)
+    if tenant_config and identity_config:
+        checks.tenant_names_and_users(top, tenant_config, identity_config.usernames)
     if tenant_config and platform and site.hosts_known:
         checks.tenant_capacity(top, tenant_config, platform, site)
     problems.raise_if_any()
@@ -110,6 +121,7 @@ def parse_config(
         site=site,
         platform=platform,
         tenants=tenant_config,
+        identity=identity_config,
         baremetal=machines if isinstance(machines, BaremetalConfig) else None,
         aws=machines if isinstance(machines, AwsConfig) else None,
     )

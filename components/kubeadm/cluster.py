@@ -147,6 +147,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             control_plane=host.is_control_plane,
             gpu_model=host.gpu.model if host.gpu else None,
             external_cloud_provider=self._external_cloud,
+            gpu_sharing=host.gpu.sharing if host.gpu else None,
         )
 
     def _document(

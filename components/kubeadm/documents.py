@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components import versions, yamltext
+from model.formats import LABEL_VALUE
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
@@ -19,6 +20,12 @@ ENCRYPTION_CONFIG_PATH = "/etc/kubernetes/encryption/config.yaml"
 AUDIT_POLICY_PATH = "/etc/kubernetes/audit/policy.yaml"
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 GPU_MODEL_LABEL = "ml-platform.io/gpu-model"
+# The GPU operator's device plugin serves the config of its ConfigMap named by this node label
+# (NVIDIA/k8s-device-plugin@v0.20.0:README.md, "Updating Per-Node Configuration With a Node
+# Label"; the operator's plugin watches it: NVIDIA/gpu-operator@v26.7.0:
+# assets/state-device-plugin/0500_daemonset.yaml). Set at join, so the plugin's first config
+# is already the right one.
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 
@@ -31,6 +38,8 @@ class NodeSettings:
     control_plane: bool
     gpu_model: str | None = None
     external_cloud_provider: bool = False
+    # `exclusive` or `shared`: the device plugin config the node's GPUs are served with.
+    gpu_sharing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,10 +63,20 @@ def _args(pairs: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in pairs.items()]
 
 
+def node_labels(node: NodeSettings) -> str:
+    """The kubelet's --node-labels: `key=value,...`. Each value is checked again here, as a
+    comma or a space in it would start another label or flag."""
+    labels = {GPU_MODEL_LABEL: node.gpu_model, DEVICE_PLUGIN_CONFIG_LABEL: node.gpu_sharing}
+    for key, value in labels.items():
+        if value is not None and not LABEL_VALUE.parse(value)[0]:
+            raise ValueError(f"node {node.name}: {key}={value!r} {LABEL_VALUE.problem}")
+    return ",".join(f"{key}={value}" for key, value in labels.items() if value)
+
+
 def node_registration(node: NodeSettings) -> dict:
     kubelet_args = {"node-ip": node.address}
-    if node.gpu_model:
-        kubelet_args["node-labels"] = f"{GPU_MODEL_LABEL}={node.gpu_model}"
+    if labels := node_labels(node):
+        kubelet_args["node-labels"] = labels
     if node.external_cloud_provider:
         kubelet_args["cloud-provider"] = "external"
     return {

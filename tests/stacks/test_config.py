@@ -90,7 +90,7 @@ LAB_CASES = [
     ("monitoring-without-storage", set_in("platform.storage.provider", "none"), "ml-platform:platform.monitoring.storageClass", "need volumes"),
     ("acme-without-email", set_in("platform.certificates.issuer", "acme"), "ml-platform:platform.certificates.acmeEmail", "required with issuer acme"),
     ("unknown-vpa-mode", set_in("platform.autoscaling.vpa", "recommendation"), "ml-platform:platform.autoscaling.vpa", "did you mean 'recommend'"),
-    ("too-many-dedicated-gpus", lambda c: c["tenants"]["faculty"][0].update(dedicatedGpus=41), "ml-platform:tenants.faculty", "the hosts have 40"),
+    ("too-many-dedicated-gpus", lambda c: c["tenants"]["faculty"][0].update(dedicatedGpus=41), "ml-platform:tenants.faculty", "the exclusive hosts have 32"),
 ]  # fmt: skip
 
 DEV_CASES = [

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from components import versions
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.storage.aws_volumes import AwsStorage, AwsStorageArgs
-from components.addons.storage.rook_ceph import RookCeph, RookCephArgs, StorageNode
+from components.addons.storage.rook_ceph import ROOK_NAMESPACE, RookCeph, RookCephArgs, StorageNode
 from model.fields import Fields
 from model.settings import Context, PerSite, setting
 
@@ -81,4 +81,5 @@ ADDON: Addon[StorageSettings] = Addon(
     enabled=lambda settings, _context: settings.provider != "none",
     when="unless `provider` is `none`",
     check=_check,
+    namespaces=(ROOK_NAMESPACE, AwsStorage.NAMESPACE),
 )

@@ -31,7 +31,7 @@ def test_the_stacks_settings_reach_their_add_ons(lab, dev):
     for evaluation, replicas, driver in ((lab, 4, False), (dev, 2, True)):
         values = releases(evaluation)["gpu-operator"].inputs["values"]
         assert values["driver"]["enabled"] is driver
-        assert f"replicas: {replicas}" in values["devicePlugin"]["config"]["data"]["any"]
+        assert f"replicas: {replicas}" in values["devicePlugin"]["config"]["data"]["shared"]
     pool = custom(lab, "IPAddressPool", "metallb-pool")
     assert pool.inputs["spec"]["addresses"] == ["192.168.10.200-192.168.10.220"]
     storage = releases(lab)["rook-ceph-cluster"].inputs["values"]["cephClusterSpec"]["storage"]

@@ -9,6 +9,7 @@ import yaml
 from pulumi.runtime import rpc
 
 from automation.engine import evaluate
+from components.kubeadm import documents
 from tests.helpers import (
     SCHEMA_VERSION,
     evaluate_changed,
@@ -112,15 +113,34 @@ def test_kubeadm_documents_have_the_right_api_and_fields(lab):
     assert init["nodeRegistration"]["taints"][0]["key"] == "node-role.kubernetes.io/control-plane"
 
 
+def join_labels(evaluation, host: str) -> str:
+    params = bundle_params(commands(evaluation)[f"join-{host}"])
+    join, _ = yaml.safe_load_all(base64.b64decode(params["JOIN_CONFIG_B64"]))
+    return {a["name"]: a["value"] for a in join["nodeRegistration"]["kubeletExtraArgs"]}[
+        "node-labels"
+    ]
+
+
 def test_workers_are_labelled_with_their_gpu_and_untainted(lab):
     params = bundle_params(commands(lab)["join-gpu-07"])
     join, _ = yaml.safe_load_all(base64.b64decode(params["JOIN_CONFIG_B64"]))
     registration = join["nodeRegistration"]
     assert registration["taints"] == []
-    args = {a["name"]: a["value"] for a in registration["kubeletExtraArgs"]}
-    assert args["node-labels"] == "ml-platform.io/gpu-model=rtx-4090"
+    # The device plugin serves each node the config its label names (whole or sliced GPUs).
+    assert join_labels(lab, "gpu-07") == (
+        "ml-platform.io/gpu-model=rtx-4090,nvidia.com/device-plugin.config=exclusive"
+    )
+    assert join_labels(lab, "gpu-40").endswith(",nvidia.com/device-plugin.config=shared")
     assert "controlPlane" not in join
     assert join["discovery"]["bootstrapToken"]["apiServerEndpoint"] == "192.168.10.10:6443"
+
+
+def test_a_node_label_that_would_break_the_kubelet_flag_is_refused():
+    node = documents.NodeSettings("gpu-1", "192.0.2.1", False, "rtx-4090", gpu_sharing="a,b=c")
+    with pytest.raises(ValueError, match="not a Kubernetes label value"):
+        documents.node_registration(node)
+    plain = documents.NodeSettings("cp-1", "192.0.2.2", True)
+    assert "node-labels" not in str(documents.node_registration(plain))
 
 
 def test_first_control_plane_uses_super_admin_conf_for_kube_vip_during_init(lab):
