@@ -64,6 +64,8 @@ class Registration:
     ignore_changes: tuple[str, ...]
     replace_on_changes: tuple[str, ...]
     delete_before_replace: bool
+    # Left in place (and forgotten) when it leaves the program.
+    retain_on_delete: bool = False
 
     @property
     def all_dependencies(self) -> frozenset[str]:
@@ -274,6 +276,7 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             replace_on_changes=tuple(request.replaceOnChanges),
             delete_before_replace=request.deleteBeforeReplace,
+            retain_on_delete=request.retainOnDelete,
         )
 
 

@@ -189,3 +189,18 @@ CLAIM = Format(
     "e.g. email, preferred_username or groups",
     r"[A-Za-z0-9_][A-Za-z0-9_:./-]{0,127}",
 )
+# CPU as Kubernetes counts it: whole cores or millicores (a ResourceQuota's, a ClusterQueue's).
+CPU_QUANTITY = Format(
+    "CPU quantity",
+    "is not a CPU quantity",
+    "write whole cores (64) or millicores (500m)",
+    r"[1-9][0-9]{0,5}|[1-9][0-9]{0,8}m",
+)
+# A container image by registry path and tag (or digest): it reaches pod specs and Helm values.
+IMAGE = Format(
+    "image reference",
+    "is not an image reference",
+    "write it as registry/path:tag, e.g. quay.io/jupyter/pytorch-notebook:cuda12-2026-08-24",
+    r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})",
+)

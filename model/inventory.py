@@ -21,6 +21,12 @@ WORKER: Role = "worker"
 GpuSharing = Literal["exclusive", "shared"]
 EXCLUSIVE: GpuSharing = "exclusive"
 SHARED: GpuSharing = "shared"
+# The GPU operator's device plugin serves the config of its ConfigMap named by this node label
+# (NVIDIA/k8s-device-plugin@v0.20.0:README.md, "Updating Per-Node Configuration With a Node
+# Label"; the operator's plugin watches it: NVIDIA/gpu-operator@v26.7.0:
+# assets/state-device-plugin/0500_daemonset.yaml). kubeadm sets it to the host's `sharing` at
+# join, so the plugin's first config is already the right one; Kueue's GPU flavors select it.
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 # Lab hosts are research GPUs, shared only where said; an AWS stack is a small development
 # environment whose few GPUs its users share.
 DEFAULT_GPU_SHARING = PerSite(on_premises=EXCLUSIVE, cloud=SHARED)

@@ -20,11 +20,14 @@ import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from model.fields import MISSING, Fields, suggestion
 from model.formats import Format
 from model.site import Site
+
+if TYPE_CHECKING:
+    from model.tenants import TenantsConfig
 
 T = TypeVar("T")
 REQUIRED: Any = MISSING
@@ -38,6 +41,12 @@ class Context:
 
     site: Site
     stack: str
+    # Professors and courses (read before the platform), for add-ons that serve them.
+    tenants: TenantsConfig | None = None
+
+    @property
+    def has_tenants(self) -> bool:
+        return bool(self.tenants and self.tenants.members)
 
 
 @dataclass(frozen=True)

@@ -102,9 +102,9 @@ def parse_config(
     k8s = kubernetes.read(top, provisional)
     machines = _machines(top, infrastructure, provisional)
     site = machines.site() if machines else provisional.site
-    context = Context(site, stack)
+    tenant_config = tenants.read(top, Context(site, stack))
+    context = Context(site, stack, tenant_config)
     platform = read_platform(top, context, k8s.cluster_name if k8s else None)
-    tenant_config = tenants.read(top, context)
     identity_config = identity.read(top, context, identity_is_secret)
     if k8s and machines:
         checks.networks(top, k8s, machines)

@@ -13,11 +13,14 @@ from components.addons import (
     csr_approver,
     gpu,
     ingress,
+    jupyterhub,
+    kueue,
     metallb,
     monitoring,
     object_store,
     prometheus_crds,
     storage,
+    tenancy,
 )
 from components.addons.addon import Addon
 
@@ -33,4 +36,7 @@ ADDONS: tuple[Addon, ...] = (
     gpu.ADDON,
     monitoring.ADDON,
     autoscaling.ADDON,
+    tenancy.ADDON,
+    kueue.ADDON,
+    jupyterhub.ADDON,
 )

@@ -26,9 +26,11 @@ CONTROL_PLANE_TOLERATION = {
 }
 
 # Pod Security admission: add-ons that need host access (node agents, CSI plugins, speakers)
-# run in privileged namespaces; everything else gets the baseline profile enforced.
+# run in privileged namespaces; the others get baseline, or restricted where their pods allow.
 PRIVILEGED = "privileged"
 BASELINE = "baseline"
+# For what runs as non-root with no privileges at all (tenants, controllers that allow it).
+RESTRICTED = "restricted"
 
 
 def namespace(
@@ -54,8 +56,11 @@ def release(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     timeout_seconds: int = 600,
+    atomic: bool = True,
 ) -> kubernetes.helm.v3.Release:
-    """`chart` installed as release `name` (fixed, so Service names are predictable)."""
+    """`chart` installed as release `name` (fixed, so Service names are predictable).
+    Releases that keep data (a database volume) pass atomic=False: Helm uninstalls an atomic
+    release whose first install fails, volumes included."""
     namespace_name = namespace if isinstance(namespace, str) else namespace.metadata.name
     return kubernetes.helm.v3.Release(
         name,
@@ -68,7 +73,7 @@ def release(
         namespace=namespace_name,
         values=values,
         # A failed install is rolled back rather than left half-done for the next run.
-        atomic=True,
+        atomic=atomic,
         cleanup_on_fail=True,
         timeout=timeout_seconds,
         max_history=5,

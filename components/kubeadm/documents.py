@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from components import versions, yamltext
 from model.formats import LABEL_VALUE
+from model.inventory import DEVICE_PLUGIN_CONFIG_LABEL
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
@@ -20,12 +21,6 @@ ENCRYPTION_CONFIG_PATH = "/etc/kubernetes/encryption/config.yaml"
 AUDIT_POLICY_PATH = "/etc/kubernetes/audit/policy.yaml"
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 GPU_MODEL_LABEL = "ml-platform.io/gpu-model"
-# The GPU operator's device plugin serves the config of its ConfigMap named by this node label
-# (NVIDIA/k8s-device-plugin@v0.20.0:README.md, "Updating Per-Node Configuration With a Node
-# Label"; the operator's plugin watches it: NVIDIA/gpu-operator@v26.7.0:
-# assets/state-device-plugin/0500_daemonset.yaml). Set at join, so the plugin's first config
-# is already the right one.
-DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
 
 

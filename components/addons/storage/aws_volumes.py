@@ -12,6 +12,9 @@ import pulumi
 from components import versions
 from components.addons.helm import PRIVILEGED, namespace, release
 
+# The ReadWriteMany class on the AWS layer's EFS file system.
+EFS_CLASS = "efs"
+
 
 @dataclass(frozen=True)
 class AwsStorageArgs:
@@ -50,7 +53,7 @@ def efs_values(file_system_id: str) -> dict[str, Any]:
         },
         "storageClasses": [
             {
-                "name": "efs",
+                "name": EFS_CLASS,
                 "reclaimPolicy": "Delete",
                 "volumeBindingMode": "Immediate",
                 "parameters": {

@@ -8,7 +8,8 @@ from components import versions
 from components.addons import ADDONS
 from tests.helpers import custom, evaluate_changed, releases, upstream, waits_for
 
-LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster"}
+# The lab has tenants (a professor and a course): their queues and notebooks come with it.
+LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "kueue", "jupyterhub"}
 DEV_ONLY = {"aws-cloud-controller-manager", "aws-ebs-csi-driver", "aws-efs-csi-driver"}
 BOTH = {
     "prometheus-operator-crds",
@@ -120,8 +121,10 @@ def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
 def test_disabling_an_add_on_removes_exactly_it(lab):
     off = evaluate_changed("lab", lambda c: c["platform"].update(monitoring={"enabled": False}))
     removed = set(lab.by_urn()) - set(off.check().by_urn())
+    # The queue dashboard's ConfigMap goes with Grafana.
     assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
-        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule"
+        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule",
+        "ConfigMap",
     }  # fmt: skip
     assert "grafanaAdminPassword" not in off.exports
 

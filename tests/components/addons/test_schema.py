@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import celpy
 import kubernetes_validate
 import pytest
 from jsonschema import Draft7Validator
@@ -18,7 +19,15 @@ from automation.engine import Evaluation, unwrap_secrets
 from tests.helpers import SCHEMA_VERSION, evaluate_changed
 
 # API groups served by Kubernetes itself (core is the empty group).
-BUILT_IN_GROUPS = {"core", "apps", "batch", "rbac.authorization.k8s.io", "storage.k8s.io"}
+BUILT_IN_GROUPS = {
+    "core",
+    "apps",
+    "batch",
+    "rbac.authorization.k8s.io",
+    "storage.k8s.io",
+    "networking.k8s.io",
+    "admissionregistration.k8s.io",
+}
 CRD_SCHEMAS = Path(__file__).resolve().parents[2] / "fixtures" / "crd_schemas"
 
 
@@ -56,8 +65,36 @@ def undeclared_fields(value: Any, schema: dict, path: str = "") -> list[str]:
     return found
 
 
+CEL = celpy.Environment()
+
+
+def broken_rules(value: Any, schema: dict, path: str = "") -> list[str]:
+    """The CRD's CEL rules (x-kubernetes-validations) `value` breaks, as the API server
+    evaluates them on create: `self` is the value at the rule's place; transition rules (those
+    reading `oldSelf`) apply to updates only and are left out."""
+    found = []
+    for rule in schema.get("x-kubernetes-validations", []):
+        if "oldSelf" in rule["rule"]:
+            continue
+        result = CEL.program(CEL.compile(rule["rule"])).evaluate({"self": celpy.json_to_cel(value)})
+        # Anything but true (false, or an evaluation error) fails the rule.
+        if not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):
+            found.append(f"{path or '.'}: {rule.get('message', rule['rule'])}")
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        found += [f for i, v in enumerate(value) for f in broken_rules(v, items, f"{path}[{i}]")]
+    elif isinstance(value, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, item in value.items():
+            nested = properties.get(key, extra if isinstance(extra, dict) else None)
+            if nested is not None:
+                found += broken_rules(item, nested, f"{path}.{key}")
+    return found
+
+
 def custom_resource_problems(document: dict, schema: dict) -> list[str]:
     errors = [e.message for e in Draft7Validator(schema).iter_errors(document)]
+    errors += [f"broken rule {r}" for r in broken_rules(document, schema)]
     return errors + [f"undeclared field {f}" for f in undeclared_fields(document, schema)]
 
 
@@ -110,6 +147,33 @@ def test_a_wrong_custom_resource_would_be_caught():
         "privateKey": {"algorithm": "DSA"},
     }
     assert custom_resource_problems(certificate, schemas["cert-manager.io/v1:Certificate"])
+
+
+def test_a_custom_resource_breaking_its_crds_rules_would_be_caught():
+    schemas = crd_schemas()
+    queue = {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "ClusterQueue",
+        "metadata": {"name": "q"},
+        "spec": {
+            # A borrowing limit without a cohort, and a flavor missing one covered resource.
+            "resourceGroups": [
+                {
+                    "coveredResources": ["cpu", "memory"],
+                    "flavors": [
+                        {"name": "f", "resources": [{"name": "cpu", "nominalQuota": "1", "borrowingLimit": "1"}]}
+                    ],
+                }
+            ],
+            "preemption": {"reclaimWithinCohort": "Never", "borrowWithinCohort": {"policy": "LowerPriority"}},
+        },
+    }  # fmt: skip
+    problems = custom_resource_problems(queue, schemas["kueue.x-k8s.io/v1beta2:ClusterQueue"])
+    assert sorted(problems) == [
+        "broken rule .spec.preemption: reclaimWithinCohort=Never and borrowWithinCohort.Policy!=Never",
+        "broken rule .spec.resourceGroups[0]: flavors must have the same number of resources as the coveredResources",
+        "broken rule .spec: borrowingLimit must be nil when cohort is empty",
+    ]
 
 
 def test_an_invalid_object_would_be_caught():
