@@ -20,14 +20,11 @@ import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from model.fields import MISSING, Fields, suggestion
 from model.formats import Format
 from model.site import Site
-
-if TYPE_CHECKING:
-    from model.tenants import TenantsConfig
 
 T = TypeVar("T")
 REQUIRED: Any = MISSING
@@ -41,8 +38,9 @@ class Context:
 
     site: Site
     stack: str
-    # Professors and courses (read before the platform), for add-ons that serve them.
-    tenants: TenantsConfig | None = None
+    # Professors and courses (model.tenants.TenantsConfig, read before the platform), for
+    # add-ons that serve them. (Typed loosely: model.tenants reads its section with this.)
+    tenants: Any = None
 
     @property
     def has_tenants(self) -> bool:

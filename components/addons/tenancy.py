@@ -32,7 +32,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components.addons.addon import Addon, AddonContext, Deployed
-from components.addons.gpu import SHARED_GPU_RESOURCE, WHOLE_GPU_RESOURCE
+from components.addons.gpu import SHARED_GPU_RESOURCE
 from components.addons.helm import RESTRICTED
 from components.addons.storage import shared_class
 from components.addons.storage.rook_ceph import ROOK_NAMESPACE
@@ -178,8 +178,8 @@ def resource_quota(
         "limits.memory": quota.memory,
         "requests.storage": quota.storage,
         "persistentvolumeclaims": "100" if isinstance(member, Course) else "50",
-        # Queued jobs may borrow every idle whole GPU (Kueue decides how many they get).
-        f"requests.{WHOLE_GPU_RESOURCE}": str(site.exclusive_gpus),
+        # Whole GPUs are not capped here: queued jobs may borrow every idle one, and Kueue
+        # decides how many they get. Slices are the notebooks', one per student.
         f"requests.{SHARED_GPU_RESOURCE}": str(notebook_slices(member, site, replicas)),
         # Tenants reach their services through the platform, never from outside.
         "services.loadbalancers": "0",

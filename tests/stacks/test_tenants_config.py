@@ -56,6 +56,7 @@ CASES = [
     ("two-tenants-one-name", another_course_named_prof_lee, "ml-platform:tenants", "2 tenants are named prof-lee"),
     ("usernames-unknown", lambda c: c.update(identity={"usernames": "upn"}), "ml-platform:identity.usernames", "one of email, name"),
     ("user-not-a-name", lambda c: c.update(identity={"usernames": "name"}), f"{FACULTY}.users", "not a user name"),
+    ("queueing-without-gpu-operator", lambda c: c["platform"]["gpu"].update(enabled=False), "ml-platform:platform.queueing.enabled", "GPU operator is off"),
 ]  # fmt: skip
 
 
@@ -77,9 +78,9 @@ def with_identity(identity: dict, secret: bool = True, stack: str = "lab"):
     return evaluate(stack, StackSettings(values, frozenset(keys)))
 
 
-def test_an_oidc_provider_is_read_and_its_secret_stays_secret():
-    evaluation = with_identity({"oidc": OIDC}).check()
-    assert evaluation.registrations
+def test_an_oidc_provider_is_read(campus):
+    """The tenants' test stack (tests/tenants.py) has one, stored as a secret."""
+    assert campus.registrations
 
 
 def test_a_client_secret_in_plain_text_is_refused_without_showing_it():

@@ -171,8 +171,9 @@ def test_a_41st_worker_touches_only_its_own_host():
         "prepare-gpu-041",
     ]
     changed = [after[u].name for u in before if before[u].inputs != after[u].inputs]
-    # Renewing the join token on the first control plane is how the new worker can join.
-    assert changed == ["refresh-join"]
+    # Renewing the join token on the first control plane is how the new worker can join; the
+    # tenants' queues' cohort lends its GPU.
+    assert changed == ["refresh-join", "kueue-cohort"]
 
 
 def test_removed_hosts_are_drained_then_reset(lab):
