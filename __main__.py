@@ -28,6 +28,7 @@ platform = MlPlatform(
         config.site,
         inventory,
         cluster_ready=cluster.cni,
+        nodes=cluster.node_ready,
         tenants=config.tenants,
         identity=config.identity.oidc,
     ),

@@ -189,18 +189,46 @@ CLAIM = Format(
     "e.g. email, preferred_username or groups",
     r"[A-Za-z0-9_][A-Za-z0-9_:./-]{0,127}",
 )
-# CPU as Kubernetes counts it: whole cores or millicores (a ResourceQuota's, a ClusterQueue's).
-CPU_QUANTITY = Format(
+
+
+def _pinned_image(text: str) -> str:
+    if text.partition("@")[0].rsplit("/", 1)[-1].endswith(":latest"):
+        raise ValueError("`latest` is not a pin")
+    return text
+
+
+_IMAGE_NAME = r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+# A container image pinned by tag or digest (never by nothing, never by `latest`): what runs
+# is what the config says, and a `pulumi up` rolls out only when it changes.
+PINNED_IMAGE = Format(
+    "image pinned by tag or digest",
+    "is not a container image pinned by a tag (other than latest) or a digest",
+    "write it as registry/name:tag or registry/name@sha256:<digest>",
+    rf"{_IMAGE_NAME}(:[A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}(@sha256:[0-9a-f]{{64}})?|@sha256:[0-9a-f]{{64}})",
+    convert=_pinned_image,
+    explain_error=True,
+)
+CPU = Format(
     "CPU quantity",
     "is not a CPU quantity",
-    "write whole cores (64) or millicores (500m)",
-    r"[1-9][0-9]{0,5}|[1-9][0-9]{0,8}m",
+    "write it as 500m, 1 or 2.5",
+    r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?",
 )
-# A container image by registry path and tag (or digest): it reaches pod specs and Helm values.
-IMAGE = Format(
-    "image reference",
-    "is not an image reference",
-    "write it as registry/path:tag, e.g. quay.io/jupyter/pytorch-notebook:cuda12-2026-08-24",
-    r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})",
+MEMORY = Format(
+    "memory quantity",
+    "is not a memory quantity in Mi or Gi",
+    "write it like 512Mi or 4Gi",
+    r"[1-9][0-9]*(Mi|Gi)",
+)
+ENV_NAME = Format(
+    "environment variable name",
+    "is not an environment variable name",
+    "use letters, digits and '_', not starting with a digit",
+    r"[A-Za-z_][A-Za-z0-9_]*",
+)
+SECRET_KEY_REF = Format(
+    "secret/key",
+    "is not a Secret key reference",
+    "write it as <secret name>/<key>, e.g. mlflow-credentials/password",
+    rf"{DNS_LABEL_PATTERN}(\.{DNS_LABEL_PATTERN})*/[-._A-Za-z0-9]+",
 )

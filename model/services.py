@@ -44,8 +44,10 @@ class ObjectStore(Protocol):
         *,
         versioned: bool = False,
         expire_after_days: int | None = None,
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> BucketAccess:
-        """A bucket of `consumer`'s own, its credentials delivered into `namespace`."""
+        """A bucket of `consumer`'s own, its credentials delivered into `namespace`;
+        `depends_on`: what the resources in that namespace wait for (the Namespace)."""
         ...
 
 
@@ -61,7 +63,23 @@ class DatabaseAccess:
 
 
 class Postgres(Protocol):
-    def database(self, name: str, namespace: str) -> DatabaseAccess:
+    def database(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        depends_on: Sequence[pulumi.Resource] = (),
+        createdb: bool = False,
+    ) -> DatabaseAccess:
         """A database `name` owned by a role of the same name, its credentials delivered
-        into `namespace`."""
+        into `namespace`; `depends_on` as for buckets.
+
+        `createdb`: the role may create databases (CNPG's RoleConfiguration `createdb`).
+        Kubeflow Pipelines' API server runs `CREATE DATABASE <its database>` at every start
+        and tolerates only "already exists" (kubeflow/pipelines@2.17.0:
+        backend/src/apiserver/client_manager/client_manager.go, initDBDriver); PostgreSQL
+        checks the CREATEDB privilege before it checks whether the database exists, so
+        without it the server stops with "permission denied to create database". The
+        password must also survive an unquoted libpq DSN there (client/sql.go): no spaces,
+        quotes or backslashes."""
         ...

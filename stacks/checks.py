@@ -160,3 +160,14 @@ def tenant_capacity(
                 "(platform.gpu.timeSlicing.replicas)",
                 f"use 1/{replicas}, or set timeSlicing.replicas to {fraction}",
             )  # fmt: skip
+
+
+def served_by_tenants(top: Fields, tenants: TenantsConfig, platform: PlatformSettings) -> None:
+    """Every served model lives in a tenant's namespace: its quotas, policies and people."""
+    names = {m.name for m in tenants.members}
+    for index, model in enumerate(platform["serving"].models):
+        if model.namespace not in names:
+            top.problems.add(
+                f"{top.key('platform')}.serving.models[{index}].namespace", model.namespace,
+                "is not a tenant", f"name a faculty or course namespace: {', '.join(sorted(names)) or 'none configured'}",
+            )  # fmt: skip

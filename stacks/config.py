@@ -112,6 +112,8 @@ def parse_config(
         checks.tenant_names_and_users(top, tenant_config, identity_config.usernames)
     if tenant_config and platform and site.hosts_known:
         checks.tenant_capacity(top, tenant_config, platform, site)
+    if tenant_config and platform:
+        checks.served_by_tenants(top, tenant_config, platform)
     problems.raise_if_any()
     return StackConfig(
         stack=stack,

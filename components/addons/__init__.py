@@ -18,9 +18,13 @@ from components.addons import (
     metallb,
     monitoring,
     object_store,
+    pipelines,
     prometheus_crds,
+    ray,
+    serving,
     storage,
     tenancy,
+    trainer,
 )
 from components.addons.addon import Addon
 
@@ -36,6 +40,10 @@ ADDONS: tuple[Addon, ...] = (
     gpu.ADDON,
     monitoring.ADDON,
     autoscaling.ADDON,
+    serving.ADDON,
+    ray.ADDON,
+    trainer.ADDON,
+    pipelines.ADDON,
     tenancy.ADDON,
     kueue.ADDON,
     jupyterhub.ADDON,

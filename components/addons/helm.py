@@ -26,10 +26,10 @@ CONTROL_PLANE_TOLERATION = {
 }
 
 # Pod Security admission: add-ons that need host access (node agents, CSI plugins, speakers)
-# run in privileged namespaces; the others get baseline, or restricted where their pods allow.
+# run in privileged namespaces; the others get baseline, or restricted where every pod they
+# run allows it (tests/charts/test_pod_security.py checks the charts' pods against the label).
 PRIVILEGED = "privileged"
 BASELINE = "baseline"
-# For what runs as non-root with no privileges at all (tenants, controllers that allow it).
 RESTRICTED = "restricted"
 
 
@@ -56,11 +56,19 @@ def release(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     timeout_seconds: int = 600,
-    atomic: bool = True,
+    stateful: bool = False,
+    skip_crds: bool = False,
 ) -> kubernetes.helm.v3.Release:
     """`chart` installed as release `name` (fixed, so Service names are predictable).
-    Releases that keep data (a database volume) pass atomic=False: Helm uninstalls an atomic
-    release whose first install fails, volumes included."""
+
+    A stateless release is `atomic`: a failed install or upgrade is rolled back rather than
+    left half-done. A `stateful` one (it owns data, or the CRDs of objects that do) never
+    is: rolling back a failed first install uninstalls it, and with it the data it already
+    wrote (a CephCluster's mon stores and OSDs, a Grafana volume); it is left as it is for the
+    next `pulumi up` to complete.
+
+    `skip_crds`: the chart's crds/ are left out because the program applies them itself on
+    every version bump (Helm installs crds/ once and never upgrades them)."""
     namespace_name = namespace if isinstance(namespace, str) else namespace.metadata.name
     return kubernetes.helm.v3.Release(
         name,
@@ -72,10 +80,10 @@ def release(
         else None,
         namespace=namespace_name,
         values=values,
-        # A failed install is rolled back rather than left half-done for the next run.
-        atomic=atomic,
-        cleanup_on_fail=True,
+        atomic=not stateful,
+        cleanup_on_fail=not stateful,
         timeout=timeout_seconds,
         max_history=5,
+        skip_crds=skip_crds or None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )

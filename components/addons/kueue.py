@@ -335,9 +335,10 @@ def _panel(
 
 def dashboard() -> dict[str, Any]:
     """Queues and GPUs per tenant. Kueue's metrics (kubernetes-sigs/kueue@v0.19.2:
-    pkg/metrics/metrics.go) name the ClusterQueue, which is the tenant's name; DCGM's name the
-    pod's namespace, which Prometheus keeps as `exported_namespace` next to the exporter's own
-    (NVIDIA/dcgm-exporter@4.5.3-4.8.2:internal/pkg/transformation/const.go)."""
+    pkg/metrics/metrics.go) name the ClusterQueue, which is the tenant's name; DCGM's carry the
+    namespace of the pod using the GPU (NVIDIA/dcgm-exporter@4.5.3-4.8.2:internal/pkg/
+    transformation/const.go), kept as `namespace` since the GPU add-on's ServiceMonitor honours
+    the exporter's labels."""
     queue = 'cluster_queue=~"$tenant"'
     gpu = f'resource="{WHOLE_GPU_RESOURCE}"'
     panels = [
@@ -371,12 +372,12 @@ def dashboard() -> dict[str, Any]:
         ),
         _panel(
             "GPUs busy per tenant (DCGM, by the using pod's namespace)",
-            [('sum by (exported_namespace) (DCGM_FI_DEV_GPU_UTIL{exported_namespace=~"$tenant"}) / 100', "{{exported_namespace}}")],
+            [('sum by (namespace) (DCGM_FI_DEV_GPU_UTIL{namespace=~"$tenant"}) / 100', "{{namespace}}")],
             (12, 16, 12, 8), "short",
         ),
         _panel(
             "GPU memory used per tenant",
-            [('sum by (exported_namespace) (DCGM_FI_DEV_FB_USED{exported_namespace=~"$tenant"}) * 1024 * 1024', "{{exported_namespace}}")],
+            [('sum by (namespace) (DCGM_FI_DEV_FB_USED{namespace=~"$tenant"}) * 1024 * 1024', "{{namespace}}")],
             (0, 24, 12, 8), "bytes",
         ),
     ]  # fmt: skip

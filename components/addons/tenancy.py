@@ -12,10 +12,10 @@ each isolated the same way.
   LimitRange that gives containers without requests a default.
 - With an OIDC provider, a RoleBinding to `edit` for the tenant's users in their namespace and
   nothing cluster-wide; without one, only administrators reach the Kubernetes API.
-- A course gets a ReadWriteMany volume `course-data` for its shared data, which notebooks
-  mount read-only.
-- A bucket of its own with its credentials in the namespace, when the object store hands out
-  buckets (model/services.py).
+
+It waits for nothing but the cluster: Kueue's queues hang off these namespaces and must not
+wait for storage. What needs storage or the object store in a tenant's namespace (a course's
+data volume, its bucket) comes with JupyterHub.
 
 Removing a tenant from the config never deletes its data: the namespace (with students'
 home volumes and the course data) and its deny-all policy are left in the cluster, forgotten
@@ -34,11 +34,9 @@ import pulumi_kubernetes as kubernetes
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.gpu import SHARED_GPU_RESOURCE
 from components.addons.helm import RESTRICTED
-from components.addons.storage import shared_class
 from components.addons.storage.rook_ceph import ROOK_NAMESPACE
-from model.formats import BINARY_SIZE, CPU_QUANTITY
+from model.formats import BINARY_SIZE, CPU
 from model.identity import Oidc
-from model.services import BucketAccess
 from model.settings import setting, subsection
 from model.site import Site
 from model.tenants import Course, Faculty, TenantsConfig, kind
@@ -50,7 +48,6 @@ Member = Faculty | Course
 TENANT_LABEL = "ml-platform.io/tenant"
 KIND_LABEL = "ml-platform.io/tenant-kind"
 NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
-COURSE_DATA_CLAIM = "course-data"
 
 # The platform services tenants reach, where they are not this repository's yet: the MLflow
 # and MinIO add-ons come with the data services (issue 13). These are the one place to match
@@ -70,25 +67,17 @@ PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/
 
 @dataclass(frozen=True, kw_only=True)
 class FacultyQuota:
-    cpu: str = setting(
-        "cpu", "128", format=CPU_QUANTITY, doc="CPU a professor's pods may request at once"
-    )
+    cpu: str = setting("cpu", "128", format=CPU, doc="CPU a professor's pods may request at once")
     memory: str = setting("memory", "512Gi", format=BINARY_SIZE, doc="memory they may request")
     storage: str = setting("storage", "2Ti", format=BINARY_SIZE, doc="their volumes' total size")
 
 
 @dataclass(frozen=True, kw_only=True)
 class CourseQuota:
-    cpu: str = setting("cpu", "64", format=CPU_QUANTITY, doc="CPU a course's pods may request")
+    cpu: str = setting("cpu", "64", format=CPU, doc="CPU a course's pods may request")
     memory: str = setting("memory", "256Gi", format=BINARY_SIZE, doc="memory they may request")
     storage: str = setting(
         "storage", "1Ti", format=BINARY_SIZE, doc="its volumes' total size (homes and data)"
-    )
-    data_volume: str = setting(
-        "dataVolume",
-        "100Gi",
-        format=BINARY_SIZE,
-        doc="the course's shared data volume (ReadWriteMany), mounted read-only in notebooks",
     )
 
 
@@ -233,23 +222,16 @@ class TenancyArgs:
     site: Site
     time_slicing_replicas: int
     object_store: str | None
-    shared_class: str | None
     identity: Oidc | None
-    # Hands out a bucket of the tenant's own (model/services.py ObjectStore.bucket), if the
-    # object store does.
-    bucket: Any = None
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
 class TenantSpace:
-    """What other add-ons use of a tenant: its namespace (wait for it) and its bucket."""
+    """What other add-ons use of a tenant: who it is, and its namespace (to wait for)."""
 
     member: Member
     namespace: kubernetes.core.v1.Namespace
-    bucket: BucketAccess | None = None
-    # A course's shared data volume (a claim in its namespace), where there is one.
-    data_claim: str | None = None
 
 
 class Tenancy(pulumi.ComponentResource):
@@ -311,37 +293,17 @@ class Tenancy(pulumi.ComponentResource):
                 subjects=role_binding_subjects(member, args.identity),
                 opts=self._opts(namespace),
             )  # fmt: skip
-        data_claim = None
-        if isinstance(member, Course) and args.shared_class:
-            data_claim = COURSE_DATA_CLAIM
-            kubernetes.core.v1.PersistentVolumeClaim(
-                f"tenant-{name}-data",
-                metadata={**meta, "name": COURSE_DATA_CLAIM},
-                spec={
-                    "accessModes": ["ReadWriteMany"],
-                    "storageClassName": args.shared_class,
-                    "resources": {"requests": {"storage": args.settings.courses.data_volume}},
-                },
-                # Data: never deleted by a config change. Pulumi waits until it is bound
-                # (pulumi/pulumi-kubernetes@v4.32.0:provider/pkg/await/awaiters.go).
-                opts=self._opts(namespace, retain=True),
-            )
-        bucket = args.bucket(f"tenant-{name}", name) if args.bucket is not None else None
-        return TenantSpace(member, namespace, bucket, data_claim)
+        return TenantSpace(member, namespace)
 
 
 def _deploy(settings: TenancySettings, context: AddonContext) -> Deployed:
-    store = context.deployed.get("object-store")
-    storage = context.settings["storage"].provider
     args = TenancyArgs(
         tenants=context.tenants,
         settings=settings,
         site=context.site,
         time_slicing_replicas=context.settings["gpu"].time_slicing_replicas,
         object_store=context.settings["object-store"].provider,
-        shared_class=shared_class(storage, context.site) if context.enabled("storage") else None,
         identity=context.identity,
-        bucket=getattr(store.component, "bucket", None) if store else None,
         depends_on=context.depends_on,
     )
     return Deployed(Tenancy("tenancy", args, context.opts))
@@ -350,12 +312,10 @@ def _deploy(settings: TenancySettings, context: AddonContext) -> Deployed:
 ADDON: Addon[TenancySettings] = Addon(
     name="tenancy",
     summary="a namespace per professor and course: Pod Security restricted, default-deny "
-    "NetworkPolicies, quotas, RoleBindings, a course's shared data volume",
+    "NetworkPolicies, quotas, RoleBindings",
     deploy=_deploy,
     settings=TenancySettings,
     section="tenancy",
-    # The object store hands out the tenants' buckets; the storage classes make the volumes.
-    needs=("object-store", "storage"),
     enabled=lambda _settings, context: context.has_tenants,
     when="when the stack has tenants",
 )

@@ -65,9 +65,18 @@ def test_bad_tenants_are_refused(case, change, key, words):
     assert_refused(evaluate_changed("lab", change), key, words)
 
 
-def test_every_add_on_namespace_is_reserved():
+def test_every_namespace_the_program_makes_is_reserved(lab, dev, campus):
+    """What the tenant-name check refuses covers what the add-ons create (each declares its
+    namespaces in its ADDON), so a tenant can never take one of them over."""
     reserved = platform_namespaces()
     assert {"monitoring", "gpu-operator", "kube-system", "calico-system"} <= reserved
+    for evaluation in (lab, dev, campus):
+        made = {
+            r.inputs["metadata"]["name"]
+            for r in evaluation.of_type("kubernetes:core/v1:Namespace")
+            if "ml-platform.io/tenant" not in (r.inputs["metadata"].get("labels") or {})
+        }
+        assert made <= reserved, made - reserved
 
 
 def with_identity(identity: dict, secret: bool = True, stack: str = "lab"):

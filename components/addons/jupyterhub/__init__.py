@@ -7,7 +7,8 @@ tenant's namespace.
   `notebookGpuFraction`, one with a slice of a shared GPU (`nvidia.com/gpu.shared`, runtime
   class `nvidia`); a professor has a CPU notebook and one with whole GPUs. Every notebook has
   a home volume of its own in the tenant's namespace; a course's notebooks mount its shared
-  data volume read-only.
+  data volume `course-data` (ReadWriteMany, made here, never deleted by a config change)
+  read-only.
 - Notebooks are bare pods: Kueue's integrations leave them alone, so a student's session is
   never queued or preempted; the namespace's ResourceQuota bounds them and the culler stops
   them when idle.
@@ -24,7 +25,7 @@ tenant's namespace.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,11 @@ from components.addons.certificates import CLUSTER_ISSUER
 from components.addons.gpu import SHARED_GPU_RESOURCE, WHOLE_GPU_RESOURCE
 from components.addons.helm import RESTRICTED, namespace, release
 from components.addons.ingress import INGRESS_CLASS, Traefik
-from components.addons.tenancy import (
-    COURSE_DATA_CLAIM,
-    MLFLOW_TRACKING_URI,
-    TENANT_LABEL,
-    TenantSpace,
-    peer,
-)
-from model.formats import BINARY_SIZE, CPU_QUANTITY, IMAGE
+from components.addons.storage import shared_class
+from components.addons.tenancy import MLFLOW_TRACKING_URI, TENANT_LABEL, peer
+from model.formats import BINARY_SIZE, CPU, PINNED_IMAGE
 from model.identity import Oidc
-from model.services import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+from model.services import ACCESS_KEY_ID, SECRET_ACCESS_KEY, BucketAccess
 from model.settings import Derived, setting
 from model.tenants import Course, Faculty
 
@@ -61,6 +57,7 @@ NOTEBOOK_LABELS = {"component": "singleuser-server"}
 HUB_PORT = 8081  # the hub's API, which notebooks call
 NOTEBOOK_PORT = 8888
 HUB_CONFIG = Path(__file__).with_name("hub_config.py")
+COURSE_DATA_CLAIM = "course-data"
 # What KubeSpawner needs in each tenant namespace: z2jh's own hub Role
 # (jupyterhub/zero-to-jupyterhub-k8s@4.4.0:jupyterhub/templates/hub/rbac.yaml), there.
 HUB_RULES = [
@@ -89,12 +86,18 @@ class NotebookSettings:
     image: str = setting(
         "image",
         versions.NOTEBOOK_IMAGE,
-        format=IMAGE,
+        format=PINNED_IMAGE,
         doc="every notebook's image (PyTorch with CUDA)",
     )
-    cpu: str = setting("cpu", "4", format=CPU_QUANTITY, doc="CPU limit of a notebook")
+    cpu: str = setting("cpu", "4", format=CPU, doc="CPU limit of a notebook")
     memory: str = setting("memory", "16Gi", format=BINARY_SIZE, doc="memory limit of a notebook")
     home_size: str = setting("homeSize", "10Gi", format=BINARY_SIZE, doc="each home volume")
+    course_data_size: str = setting(
+        "courseDataSize",
+        "100Gi",
+        format=BINARY_SIZE,
+        doc="each course's shared data volume (ReadWriteMany), mounted read-only in notebooks",
+    )
     faculty_gpus: int = setting(
         "facultyGpus", 1, doc="whole GPUs in a professor's GPU notebook (0: no such profile)"
     )
@@ -114,7 +117,17 @@ class NotebookSettings:
 # ---- profiles --------------------------------------------------------------------------------
 
 
-def _environment(space: TenantSpace) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Workspace:
+    """What a tenant's notebooks get: the tenant, its bucket (where the object store hands
+    them out) and a course's data volume (where a ReadWriteMany class exists)."""
+
+    member: Faculty | Course
+    bucket: BucketAccess | None = None
+    data_claim: str | None = None
+
+
+def _environment(space: Workspace) -> dict[str, Any]:
     env: dict[str, Any] = {"MLFLOW_TRACKING_URI": MLFLOW_TRACKING_URI}
     bucket = space.bucket
     if bucket is not None:
@@ -134,7 +147,7 @@ def _environment(space: TenantSpace) -> dict[str, Any]:
     return env
 
 
-def _override(space: TenantSpace, gpu: Mapping[str, str] | None) -> dict[str, Any]:
+def _override(space: Workspace, gpu: Mapping[str, str] | None) -> dict[str, Any]:
     member = space.member
     override: dict[str, Any] = {"namespace": member.name, "environment": _environment(space)}
     if space.data_claim:
@@ -160,7 +173,7 @@ def _override(space: TenantSpace, gpu: Mapping[str, str] | None) -> dict[str, An
     return override
 
 
-def profiles(space: TenantSpace, settings: NotebookSettings) -> list[dict]:
+def profiles(space: Workspace, settings: NotebookSettings) -> list[dict]:
     """A tenant's notebook profiles, as KubeSpawner's profile_list takes them."""
     member = space.member
     cpu = {
@@ -198,18 +211,28 @@ def profiles(space: TenantSpace, settings: NotebookSettings) -> list[dict]:
 
 
 def cores(quantity: str) -> float:
-    """A CPU quantity (4, 500m) as KubeSpawner's cpu_limit takes it."""
+    """A CPU quantity (4, 2.5, 500m) as KubeSpawner's cpu_limit takes it."""
     return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+@dataclass(frozen=True)
+class DataVolume:
+    storage_class: str
+    size: str
 
 
 @dataclass(frozen=True)
 class JupyterHubArgs:
     settings: NotebookSettings
     host: str
-    spaces: Mapping[str, TenantSpace]
+    spaces: Mapping[str, Workspace]
     identity: Oidc | None
     ingress_namespace: str
     depends_on: Sequence[pulumi.Resource]
+    # The tenants' namespaces by name (what the per-tenant objects wait for).
+    namespaces: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    # The courses' data volumes to make, by course.
+    data_volumes: Mapping[str, DataVolume] = field(default_factory=dict)
 
 
 def _authenticator(args: JupyterHubArgs, users: list[str]) -> dict[str, Any]:
@@ -374,9 +397,9 @@ class JupyterHub(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
                 )
             )
-        for tenant, space in args.spaces.items():
+        for tenant in args.spaces:
             meta = {"namespace": tenant}
-            child = pulumi.ResourceOptions(parent=self, depends_on=[space.namespace])
+            child = pulumi.ResourceOptions(parent=self, depends_on=[args.namespaces[tenant]])
             role = kubernetes.rbac.v1.Role(
                 f"{name}-{tenant}-spawner",
                 metadata={**meta, "name": "jupyterhub-spawner"},
@@ -398,6 +421,22 @@ class JupyterHub(pulumi.ComponentResource):
                 spec=notebook_policy(),
                 opts=child,
             )
+        for tenant, claim in args.data_volumes.items():
+            kubernetes.core.v1.PersistentVolumeClaim(
+                f"{name}-{tenant}-data",
+                metadata={"namespace": tenant, "name": COURSE_DATA_CLAIM},
+                spec={
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": claim.storage_class,
+                    "resources": {"requests": {"storage": claim.size}},
+                },
+                # Data: never deleted by a config change (removing the course, turning
+                # notebooks off); Pulumi waits until it is bound
+                # (pulumi/pulumi-kubernetes@v4.32.0:provider/pkg/await/awaiters.go).
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[args.namespaces[tenant]], retain_on_delete=True
+                ),
+            )
         self.release = release(
             RELEASE,
             versions.JUPYTERHUB,
@@ -407,14 +446,35 @@ class JupyterHub(pulumi.ComponentResource):
             depends_on=after,
             # The hub's database (users, and their passwords without OIDC) is on a volume of
             # the release: a failed first install must not take it away.
-            atomic=False,
+            stateful=True,
         )
         self.url = f"https://{args.host}"
         self.register_outputs({"url": self.url})
 
 
 def _deploy(settings: NotebookSettings, context: AddonContext) -> Deployed:
-    spaces = context.deployed["tenancy"].component.spaces
+    tenants = context.deployed["tenancy"].component.spaces
+    rwx = shared_class(context.settings["storage"].provider, context.site)
+    if not context.enabled("storage"):
+        rwx = None
+    size = settings.course_data_size
+    volumes = {
+        name: DataVolume(rwx, size)
+        for name, tenant in tenants.items()
+        if rwx and isinstance(tenant.member, Course)
+    }
+    # A bucket of each tenant's own, its credentials in the tenant's namespace, where the
+    # object store hands them out (model/services.py ObjectStore).
+    store = context.deployed.get("object-store")
+    bucket = getattr(store.component, "bucket", None) if store else None
+    spaces = {
+        name: Workspace(
+            tenant.member,
+            bucket(f"tenant-{name}", name) if bucket else None,
+            COURSE_DATA_CLAIM if name in volumes else None,
+        )
+        for name, tenant in tenants.items()
+    }
     args = JupyterHubArgs(
         settings=settings,
         host=f"jupyter.{context.domain}",
@@ -422,6 +482,8 @@ def _deploy(settings: NotebookSettings, context: AddonContext) -> Deployed:
         identity=context.identity,
         ingress_namespace=Traefik.NAMESPACE,
         depends_on=context.depends_on,
+        namespaces={name: tenant.namespace for name, tenant in tenants.items()},
+        data_volumes=volumes,
     )
     hub = JupyterHub("jupyterhub", args, context.opts)
     return Deployed(hub, {"jupyterhubUrl": hub.url})
@@ -435,8 +497,8 @@ ADDON: Addon[NotebookSettings] = Addon(
     settings=NotebookSettings,
     section="notebooks",
     # Its notebooks run in the tenants' namespaces; its Ingress needs Traefik and a
-    # certificate; its volumes a storage class.
-    needs=("tenancy", "ingress", "certificates", "storage"),
+    # certificate; its volumes a storage class; the tenants' buckets the object store.
+    needs=("tenancy", "ingress", "certificates", "storage", "object-store"),
     charts=(versions.JUPYTERHUB,),
     enabled=lambda settings, _context: settings.enabled,
     when="`enabled` (by default when the stack has tenants)",

@@ -77,7 +77,10 @@ def _deploy(settings: StorageSettings, context: AddonContext) -> Deployed:
         for h in context.inventory.storage_hosts
     )
     object_store = context.settings["object-store"].provider == "ceph-rgw"
-    args = RookCephArgs(nodes, object_store, context.depends_on)
+    joined = [
+        context.nodes[h.name] for h in context.inventory.storage_hosts if h.name in context.nodes
+    ]
+    args = RookCephArgs(nodes, object_store, context.depends_on, joined, context)
     return Deployed(RookCeph("rook-ceph", args, context.opts))
 
 

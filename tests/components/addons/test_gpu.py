@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from components import versions
 from components.addons import gpu
 from components.addons.gpu import GpuSettings, TimeSlicing
 from model.fields import ConfigError
-from tests.helpers import deploy_addon, read_platform_config, refused, releases, site
+from tests.helpers import bundle_params, deploy_addon, read_platform_config, refused, releases, site
 
 
 def settings(driver: str = "preinstalled", replicas: int = 4) -> GpuSettings:
@@ -86,3 +87,21 @@ def test_slicing_without_shared_hosts_and_shared_hosts_without_slicing_are_refus
     with pytest.raises(ConfigError) as error:
         read_platform_config({"gpu": {"timeSlicing": {"replicas": 4}}}, at=site(shared_gpus=0))
     assert "no host has it" in refused(error.value, key)
+
+
+def test_gpu_series_keep_the_workloads_namespace_and_pod():
+    monitor = values(settings("managed"))["dcgmExporter"]["serviceMonitor"]
+    assert monitor["honorLabels"] is True
+
+
+def test_the_dcgm_dashboard_ships_with_the_operator_when_the_stack_has_monitoring():
+    managed = settings("managed")
+    monitored = deploy_addon(gpu.ADDON, managed, enabled=["monitoring"])
+    dashboard = monitored.named("gpu-operator-dashboard")
+    params = bundle_params(dashboard)
+    assert params["URL"] == versions.DCGM_DASHBOARD.url
+    assert params["SHA256"] == versions.DCGM_DASHBOARD.sha256
+    assert params["NAMESPACE"] == "gpu-operator" and params["FOLDER"] == "GPU"
+    assert "ACTION=delete" in dashboard.inputs["delete"]
+    unmonitored = deploy_addon(gpu.ADDON, managed)
+    assert not [r for r in unmonitored.registrations if r.name.endswith("-dashboard")]

@@ -15,8 +15,12 @@ import pytest
 
 from automation.engine import Evaluation, secret_values, unwrap_secrets
 from components.addons import jupyterhub
-from components.addons.jupyterhub import JupyterHubArgs, NotebookSettings, jupyterhub_values
-from components.addons.tenancy import TenantSpace
+from components.addons.jupyterhub import (
+    JupyterHubArgs,
+    NotebookSettings,
+    Workspace,
+    jupyterhub_values,
+)
 from model.services import BucketAccess
 from model.tenants import Course, Faculty
 from tests.helpers import plain_text, releases
@@ -282,7 +286,7 @@ def test_notebooks_get_mlflow_and_their_tenants_bucket():
     args = JupyterHubArgs(
         settings=NotebookSettings(enabled=True),
         host="jupyter.example.edu",
-        spaces={"cs231": TenantSpace(course, None, bucket, None), "p": TenantSpace(Faculty(name="p"), None)},
+        spaces={"cs231": Workspace(course, bucket), "p": Workspace(Faculty(name="p"))},
         identity=None,
         ingress_namespace="traefik",
         depends_on=[],

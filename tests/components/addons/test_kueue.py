@@ -252,8 +252,8 @@ def test_the_dashboard_ships_as_a_configmap_grafana_loads(lab):
 
     used = {m for e in expressions for m in re.findall(r"\b(?:kueue|DCGM)_[A-Za-z0-9_]+", e)}
     assert used and used <= KNOWN_SERIES, used - KNOWN_SERIES
-    # GPU use per tenant comes from the pods' namespace DCGM reports.
-    assert any("exported_namespace" in e for e in expressions)
+    # GPU use per tenant comes from the pods' namespace DCGM reports (honoured labels).
+    assert any('DCGM_FI_DEV_GPU_UTIL{namespace=~"$tenant"}' in e for e in expressions)
 
 
 # ---- checks -------------------------------------------------------------------------------

@@ -20,12 +20,16 @@ BOTH = {
     "kube-prometheus-stack",
     "metrics-server",
     "vertical-pod-autoscaler",
+    "kuberay-operator",
+    "kubeflow-trainer",
 }
+# The pod network's releases (components/kubeadm/cni.py), named like the add-ons' releases.
+CNI = {"calico", "calico-crds"}
 
 
 def test_each_stack_gets_its_add_ons(lab, dev):
-    assert set(releases(lab)) == BOTH | LAB_ONLY
-    assert set(releases(dev)) == BOTH | DEV_ONLY
+    assert set(releases(lab)) == BOTH | LAB_ONLY | CNI
+    assert set(releases(dev)) == BOTH | DEV_ONLY | CNI
 
 
 def test_the_stacks_settings_reach_their_add_ons(lab, dev):
@@ -63,15 +67,17 @@ def test_the_grafana_password_is_a_secret_stack_output(lab):
 
 
 def test_every_add_on_waits_for_the_pod_network(lab):
-    calico = lab.named("cluster-cni-calico")
+    # Not for the operator's release: for calico-node Ready (the CNI's readiness gate).
+    ready = lab.named("cluster-cni-calico-ready")
     for name, release in releases(lab).items():
-        assert waits_for(lab, release, calico), name
+        if name not in CNI:
+            assert waits_for(lab, release, ready), name
 
 
 def test_on_aws_every_add_on_waits_for_the_cloud_controller(dev):
     ccm = releases(dev)["aws-cloud-controller-manager"]
     for name, release in releases(dev).items():
-        if release is not ccm:
+        if release is not ccm and name not in CNI:
             assert waits_for(dev, release, ccm), name
 
 
@@ -102,9 +108,18 @@ def test_independent_add_ons_install_in_parallel(lab):
         for earlier in independent:
             if later != earlier:
                 assert not waits_for(lab, r[later], r[earlier]), f"{later} waits for {earlier}"
-    # No add-on waits for any worker: the platform starts once the control plane and CNI are up.
-    joins = {x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
-    assert not joins & upstream(lab, r["kube-prometheus-stack"].urn)
+    # Only Ceph (and, through it, what needs a volume) waits for workers: for the six storage
+    # hosts to be nodes. No add-on waits for any other worker, so the time to a working
+    # platform does not grow with the number of workers.
+    joins = {x.name: x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
+    storage_hosts = {f"join-gpu-0{n}" for n in range(1, 7)}
+    # Prometheus and JupyterHub keep data on volumes.
+    for needs_volumes in ("kube-prometheus-stack", "jupyterhub"):
+        waited = {name for name, urn in joins.items() if urn in upstream(lab, r[needs_volumes].urn)}
+        assert waited == storage_hosts, needs_volumes
+    for name, release in r.items():
+        if name not in {"rook-ceph-cluster", "kube-prometheus-stack", "jupyterhub"}:
+            assert not set(joins.values()) & upstream(lab, release.urn), name
 
 
 def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
@@ -121,11 +136,13 @@ def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
 def test_disabling_an_add_on_removes_exactly_it(lab):
     off = evaluate_changed("lab", lambda c: c["platform"].update(monitoring={"enabled": False}))
     removed = set(lab.by_urn()) - set(off.check().by_urn())
-    # The queue dashboard's ConfigMap goes with Grafana.
+    # ...the dashboards the GPU operator and Rook would ship for it (four Commands), and the
+    # queue dashboard Kueue ships as a ConfigMap.
     assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
-        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule",
+        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule", "Command",
         "ConfigMap",
     }  # fmt: skip
+    assert sum(lab.by_urn()[u].name.endswith("-dashboard") for u in removed) == 5
     assert "grafanaAdminPassword" not in off.exports
 
 

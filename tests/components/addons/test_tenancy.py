@@ -53,7 +53,8 @@ def test_each_tenant_gets_the_same_policies_limits_and_its_quotas(campus):
     for name in TENANTS:
         assert set(in_namespace(campus, POLICY, name)) == {
             "default-deny", "allow-dns", "allow-same-namespace", "allow-platform-services",
-            "jupyterhub-notebooks",
+            # JupyterHub's and KubeRay's ways in (their own modules).
+            "jupyterhub-notebooks", "allow-kuberay-operator",
         }, name  # fmt: skip
         assert set(in_namespace(campus, LIMITS, name)) == {"defaults"}
         quotas = in_namespace(campus, QUOTA, name)
@@ -111,6 +112,7 @@ def test_without_an_identity_provider_no_one_is_bound(lab):
 
 
 def test_a_course_gets_a_shared_data_volume_and_a_professor_does_not(campus):
+    """JupyterHub makes it (it needs storage, which the namespaces must not wait for)."""
     (data,) = in_namespace(campus, CLAIM, "cs231").values()
     assert data["metadata"]["name"] == "course-data"
     assert data["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -125,7 +127,8 @@ def test_removing_a_tenant_keeps_its_namespace_data_and_isolation(campus):
     for name in TENANTS:
         assert {f"tenant-{name}", f"tenant-{name}-default-deny"} <= retained
         assert f"tenant-{name}-allow-dns" not in retained
-    assert "tenant-cs231-data" in retained
+    # A course's data volume (JupyterHub makes it) is kept too.
+    assert "jupyterhub-cs231-data" in retained
 
 
 # ---- isolation, evaluated ------------------------------------------------------------------
