@@ -12,12 +12,16 @@ from dataclasses import dataclass
 
 from components import versions, yamltext
 from model.formats import LABEL_VALUE
+from model.identity import KUBERNETES_GROUPS_PREFIX, KUBERNETES_USERNAME_PREFIX
 from model.inventory import DEVICE_PLUGIN_CONFIG_LABEL
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 CRI_SOCKET = "unix:///run/containerd/containerd.sock"
 ENCRYPTION_CONFIG_PATH = "/etc/kubernetes/encryption/config.yaml"
+# With an OIDC provider: next to the encryption config, in the directory the API server
+# already mounts (so no other volume).
+AUTHENTICATION_CONFIG_PATH = "/etc/kubernetes/encryption/authentication.yaml"
 AUDIT_POLICY_PATH = "/etc/kubernetes/audit/policy.yaml"
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 GPU_MODEL_LABEL = "ml-platform.io/gpu-model"
@@ -38,6 +42,17 @@ class NodeSettings:
 
 
 @dataclass(frozen=True)
+class OidcIssuer:
+    """The OIDC provider the API server trusts (model/identity.py Oidc, without its secret:
+    the API server only checks tokens)."""
+
+    url: str
+    audience: str
+    username_claim: str
+    groups_claim: str
+
+
+@dataclass(frozen=True)
 class ClusterSettings:
     cluster_name: str
     kubernetes_version: str
@@ -46,6 +61,7 @@ class ClusterSettings:
     pod_subnet: str
     service_subnet: str
     external_cloud_provider: bool
+    oidc: OidcIssuer | None = None
 
 
 def b64(text: str) -> str:
@@ -115,6 +131,7 @@ def _hostpath_volume(name: str, path: str, read_only: bool, path_type: str) -> d
 
 def cluster_configuration(cluster: ClusterSettings) -> dict:
     api_args = {
+        **({"authentication-config": AUTHENTICATION_CONFIG_PATH} if cluster.oidc else {}),
         "encryption-provider-config": ENCRYPTION_CONFIG_PATH,
         "audit-policy-file": AUDIT_POLICY_PATH,
         "audit-log-path": f"{AUDIT_LOG_DIR}/audit.log",
@@ -247,6 +264,28 @@ def encryption_configuration(key_base64: str) -> str:
             }
         ],
     }
+    return yamltext.dump(document)
+
+
+def authentication_configuration(oidc: OidcIssuer) -> str:
+    """The API server's structured authentication config (apiserver.config.k8s.io/v1, GA and
+    locked on since 1.34: kubernetes/apiserver@release-1.36:pkg/features/kube_features.go;
+    fields from pkg/apis/apiserver/v1/types.go). Usernames and groups get the `oidc:` prefix
+    (model/identity.py) so that no token names a `system:` user or group; with the `email`
+    claim the API server also requires `email_verified`. It reloads the file when it changes."""
+    document = {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AuthenticationConfiguration",
+        "jwt": [
+            {
+                "issuer": {"url": oidc.url, "audiences": [oidc.audience]},
+                "claimMappings": {
+                    "username": {"claim": oidc.username_claim, "prefix": KUBERNETES_USERNAME_PREFIX},
+                    "groups": {"claim": oidc.groups_claim, "prefix": KUBERNETES_GROUPS_PREFIX},
+                },
+            }
+        ],
+    }  # fmt: skip
     return yamltext.dump(document)
 
 

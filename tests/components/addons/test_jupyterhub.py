@@ -308,3 +308,66 @@ def test_notebooks_get_mlflow_and_their_tenants_bucket():
     }
     # No data volume without a shared class.
     assert "volumes" not in tenants["cs231"]["profiles"][0]["kubespawner_override"]
+
+
+# ---- Pod Security of the notebook pods -------------------------------------------------------
+
+
+def notebook_pod(chart: dict, override: dict) -> dict:
+    """The pod KubeSpawner 7 makes from z2jh's settings and a profile's override: the pod's
+    securityContext is fsGroup (singleuser.fsGid) and pod_security_context; the container's is
+    runAsUser (singleuser.uid), allowPrivilegeEscalation and container_security_context
+    (jupyterhub/kubespawner@7.0.0:kubespawner/objects.py make_pod); the volumes are the home
+    claim and the profile's; z2jh adds an iptables init container only with
+    singleuser.cloudMetadata.blockWithIptables."""
+    spawner = chart["hub"]["config"]["KubeSpawner"]
+    volumes = [{"name": "home", "persistentVolumeClaim": {"claimName": "claim-s1"}}]
+    volumes += list(override.get("volumes", {}).values())
+    pod = {
+        "metadata": {"labels": NOTEBOOK},
+        "spec": {
+            "securityContext": {"fsGroup": 100, **spawner["pod_security_context"]},
+            "containers": [
+                {
+                    "name": "notebook",
+                    "image": f"{chart['singleuser']['image']['name']}:{chart['singleuser']['image']['tag']}",
+                    "securityContext": {
+                        "runAsUser": 1000,
+                        "allowPrivilegeEscalation": False,
+                        **spawner["container_security_context"],
+                    },
+                }
+            ],
+            "volumes": volumes,
+            **override.get("extra_pod_config", {}),
+        },
+    }
+    if chart["singleuser"]["cloudMetadata"]["blockWithIptables"]:
+        # z2jh's files/hub/jupyterhub_config.py: the block-cloud-metadata init container.
+        pod["spec"]["initContainers"] = [
+            {
+                "name": "block-cloud-metadata",
+                "securityContext": {"runAsUser": 0, "capabilities": {"add": ["NET_ADMIN"]}},
+            }
+        ]
+    return pod
+
+
+def test_every_profiles_notebook_is_admitted_by_the_restricted_tenant_namespaces(campus):
+    from tools.pod_security import RESTRICTED, evaluate_pod, forbidden_detail
+
+    chart = values(campus)
+    hub = run_hub_config(chart)
+    for tenant in chart["custom"]["mlPlatform"]["tenants"]:
+        for profile in tenant["profiles"]:
+            pod = notebook_pod(chart, profile["kubespawner_override"])
+            assert evaluate_pod(pod, RESTRICTED) == [], forbidden_detail(
+                evaluate_pod(pod, RESTRICTED)
+            )
+    assert hub["c"].KubeSpawner.profile_list(Spawner("s1@lab.example.edu"))
+    # The check is not vacuous: z2jh's default iptables init container would be refused.
+    blocked = {
+        **chart,
+        "singleuser": {**chart["singleuser"], "cloudMetadata": {"blockWithIptables": True}},
+    }
+    assert evaluate_pod(notebook_pod(blocked, {}), RESTRICTED)
