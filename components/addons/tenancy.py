@@ -49,11 +49,12 @@ TENANT_LABEL = "ml-platform.io/tenant"
 KIND_LABEL = "ml-platform.io/tenant-kind"
 NAME_LABEL = "kubernetes.io/metadata.name"  # set by the API server on every namespace
 
-# The platform services tenants reach, where they are not this repository's yet: the MLflow
-# and MinIO add-ons come with the data services (issue 13). These are the one place to match
-# to their namespaces when they land.
+# The platform services tenants reach, where they are not on main yet: the MLflow and MinIO
+# add-ons come with the data services (branch data-services, which defines them the same way:
+# components/addons/mlflow.py NAMESPACE and TRACKING_URI, the chart's Service on port 80;
+# object_store/minio.py NAMESPACE). This is the one place to point at theirs when they land.
 MLFLOW_NAMESPACE = "mlflow"
-MLFLOW_TRACKING_URI = f"http://mlflow.{MLFLOW_NAMESPACE}.svc:5000"
+MLFLOW_TRACKING_URI = f"http://mlflow.{MLFLOW_NAMESPACE}.svc:80"
 MINIO_NAMESPACE = "minio"
 # Rook labels RGW pods app=rook-ceph-rgw (rook/rook@v1.20.6:pkg/operator/ceph/object/
 # objectstore.go AppName, spec.go getLabels -> controller.AppLabels).

@@ -470,7 +470,7 @@ def _deploy(settings: NotebookSettings, context: AddonContext) -> Deployed:
     spaces = {
         name: Workspace(
             tenant.member,
-            bucket(f"tenant-{name}", name) if bucket else None,
+            bucket(f"tenant-{name}", name, depends_on=[tenant.namespace]) if bucket else None,
             COURSE_DATA_CLAIM if name in volumes else None,
         )
         for name, tenant in tenants.items()

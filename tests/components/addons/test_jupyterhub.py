@@ -371,3 +371,65 @@ def test_every_profiles_notebook_is_admitted_by_the_restricted_tenant_namespaces
         "singleuser": {**chart["singleuser"], "cloudMetadata": {"blockWithIptables": True}},
     }
     assert evaluate_pod(notebook_pod(blocked, {}), RESTRICTED)
+
+
+def test_each_tenant_gets_a_bucket_of_its_own_in_its_namespace():
+    """Where the object store hands out buckets (model/services.py ObjectStore), JupyterHub
+    asks for one per tenant, delivered into its namespace once that exists."""
+    import pulumi
+    import pulumi_random as random
+
+    from components.addons.addon import Deployed
+    from components.addons.storage import StorageSettings
+    from components.addons.tenancy import TenantSpace
+    from model.tenants import TenantsConfig
+    from tests.helpers import deploy_addon
+
+    tenants = TenantsConfig(
+        faculty=(Faculty(name="prof-a", users=("a@lab.example.edu",)),),
+        courses=(Course(name="c1", users=("s@lab.example.edu",)),),
+    )
+    asked: list[tuple] = []
+
+    class Store(pulumi.ComponentResource):
+        def __init__(self) -> None:
+            super().__init__("test:index:Store", "store")
+
+        def bucket(
+            self, consumer: str, namespace: str, *, depends_on=(), **_: object
+        ) -> BucketAccess:
+            asked.append((consumer, namespace, [d._name for d in depends_on]))
+            return BucketAccess(
+                "http://s3.test", "us-east-1", f"b-{consumer}", namespace, f"{consumer}-keys", []
+            )
+
+    def deployed() -> dict:
+        tenancy = pulumi.ComponentResource("test:index:Tenancy", "tenancy")
+        spaces = {
+            m.name: TenantSpace(
+                m,
+                random.RandomString(
+                    f"ns-{m.name}", length=4, opts=pulumi.ResourceOptions(parent=tenancy)
+                ),
+            )
+            for m in tenants.members
+        }
+        tenancy.spaces = spaces
+        return {"tenancy": Deployed(tenancy), "object-store": Deployed(Store())}
+
+    built = deploy_addon(
+        jupyterhub.ADDON,
+        NotebookSettings(enabled=True),
+        others={"storage": StorageSettings(provider="rook-ceph")},
+        enabled=["storage", "object-store"],
+        deployed=deployed,
+        tenants=tenants,
+    )
+    assert asked == [("tenant-prof-a", "prof-a", ["ns-prof-a"]), ("tenant-c1", "c1", ["ns-c1"])]
+    chart = values(built)
+    env = {t["name"]: t["profiles"][0]["kubespawner_override"]["environment"] for t in chart["custom"]["mlPlatform"]["tenants"]}  # fmt: skip
+    assert env["c1"]["ML_PLATFORM_BUCKET"] == "b-tenant-c1"
+    assert env["c1"]["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"]["name"] == "tenant-c1-keys"
+    # The course's data volume on Ceph's shared file system.
+    (claim,) = built.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+    assert claim.inputs["spec"]["storageClassName"] == "ceph-filesystem" and claim.retain_on_delete

@@ -9,7 +9,7 @@ from automation.engine import Evaluation
 from components.addons import tenancy
 from components.addons.tenancy import CourseQuota, FacultyQuota, TenancySettings
 from tests.netpol import Address, Pod, cluster_of
-from tests.tenants import COURSES, FACULTY
+from tests.tenants import COURSES, FACULTY, campus_config, evaluate_campus
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -189,6 +189,16 @@ def test_on_aws_with_s3_tenants_reach_https_but_not_the_metadata_service():
 
 
 # ---- changes ---------------------------------------------------------------------------
+
+
+def test_a_second_run_changes_nothing(campus):
+    """Another `pulumi up` with the same config: every tenant object, queue and the hub's
+    values come out the same (no diff)."""
+    second = evaluate_campus(campus_config()).check()
+    # Registrations arrive concurrently: compared by URN, not by order.
+    assert {u: r.inputs for u, r in second.by_urn().items()} == {
+        u: r.inputs for u, r in campus.by_urn().items()
+    }
 
 
 def test_adding_a_course_changes_nothing_of_the_other_tenants(campus, campus_plus_course):
