@@ -19,6 +19,7 @@ cluster = KubeadmCluster(
         kubernetes=config.kubernetes,
         gpu_driver=config.platform["gpu"].driver,
         vip_interface=config.baremetal.vip_interface if config.baremetal else None,
+        identity=config.identity.oidc,
     ),
 )
 platform = MlPlatform(
@@ -30,6 +31,7 @@ platform = MlPlatform(
         cluster_ready=cluster.cni,
         nodes=cluster.node_ready,
         tenants=config.tenants,
+        identity=config.identity.oidc,
     ),
     opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
 )

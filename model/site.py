@@ -38,6 +38,12 @@ class Site:
     # False when the infrastructure section is wrong: checks that compare against the hosts
     # are skipped rather than adding noise to the real problems.
     hosts_known: bool = True
+    # Of `gpus`, those of hosts whose GPUs are time-sliced (`gpu.sharing: shared`).
+    shared_gpus: int = 0
+
+    @property
+    def exclusive_gpus(self) -> int:
+        return self.gpus - self.shared_gpus
 
     @classmethod
     def unknown(cls, cloud: Cloud | None) -> Site:

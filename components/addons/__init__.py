@@ -13,6 +13,8 @@ from components.addons import (
     csr_approver,
     gpu,
     ingress,
+    jupyterhub,
+    kueue,
     metallb,
     monitoring,
     object_store,
@@ -21,6 +23,7 @@ from components.addons import (
     ray,
     serving,
     storage,
+    tenancy,
     trainer,
 )
 from components.addons.addon import Addon
@@ -41,4 +44,7 @@ ADDONS: tuple[Addon, ...] = (
     ray.ADDON,
     trainer.ADDON,
     pipelines.ADDON,
+    tenancy.ADDON,
+    kueue.ADDON,
+    jupyterhub.ADDON,
 )

@@ -98,7 +98,7 @@ LAB_CASES = [
     ("monitoring-without-storage", set_in("platform.storage.provider", "none"), "ml-platform:platform.monitoring.storageClass", "need volumes"),
     ("acme-without-email", set_in("platform.certificates.issuer", "acme"), "ml-platform:platform.certificates.acmeEmail", "required with issuer acme"),
     ("unknown-vpa-mode", set_in("platform.autoscaling.vpa", "recommendation"), "ml-platform:platform.autoscaling.vpa", "did you mean 'recommend'"),
-    ("too-many-dedicated-gpus", lambda c: c["tenants"]["faculty"][0].update(dedicatedGpus=41), "ml-platform:tenants.faculty", "the hosts have 40"),
+    ("too-many-dedicated-gpus", lambda c: c["tenants"]["faculty"][0].update(dedicatedGpus=41), "ml-platform:tenants.faculty", "the exclusive hosts have 32"),
     # Strings are checked by what they become (item 8): a space in gpu.model would have been
     # another kubelet flag in kubeadm's space-joined --node-labels.
     ("space-in-gpu-model", lambda c: hosts(c)[3]["gpu"].update(model="rtx-4090 --anonymous-auth=true"), "ml-platform:baremetal.hosts[3].gpu.model", "not a Kubernetes label value"),

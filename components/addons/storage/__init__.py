@@ -9,10 +9,17 @@ from typing import Any, Literal
 
 from components import versions
 from components.addons.addon import Addon, AddonContext, Deployed
-from components.addons.storage.aws_volumes import AwsStorage, AwsStorageArgs
-from components.addons.storage.rook_ceph import RookCeph, RookCephArgs, StorageNode
+from components.addons.storage.aws_volumes import EFS_CLASS, AwsStorage, AwsStorageArgs
+from components.addons.storage.rook_ceph import (
+    FILESYSTEM_CLASS,
+    ROOK_NAMESPACE,
+    RookCeph,
+    RookCephArgs,
+    StorageNode,
+)
 from model.fields import Fields
 from model.settings import Context, PerSite, setting
+from model.site import Site
 
 StorageProvider = Literal["rook-ceph", "aws", "none"]
 
@@ -24,6 +31,16 @@ class StorageSettings:
         PerSite(on_premises="rook-ceph", cloud="aws"),
         doc="Ceph needs at least 3 hosts with `storageDevices`; `none`: name classes elsewhere",
     )
+
+
+def shared_class(provider: StorageProvider, site: Site) -> str | None:
+    """The ReadWriteMany StorageClass the provider makes, if any (CephFS; EFS where the site
+    has a shared file system)."""
+    if provider == "rook-ceph":
+        return FILESYSTEM_CLASS
+    if provider == "aws" and site.shared_filesystem:
+        return EFS_CLASS
+    return None
 
 
 def _check(
@@ -84,4 +101,5 @@ ADDON: Addon[StorageSettings] = Addon(
     enabled=lambda settings, _context: settings.provider != "none",
     when="unless `provider` is `none`",
     check=_check,
+    namespaces=(ROOK_NAMESPACE, AwsStorage.NAMESPACE),
 )

@@ -8,7 +8,8 @@ from components import versions
 from components.addons import ADDONS
 from tests.helpers import custom, evaluate_changed, releases, upstream, waits_for
 
-LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster"}
+# The lab has tenants (a professor and a course): their queues and notebooks come with it.
+LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "kueue", "jupyterhub"}
 DEV_ONLY = {"aws-cloud-controller-manager", "aws-ebs-csi-driver", "aws-efs-csi-driver"}
 BOTH = {
     "prometheus-operator-crds",
@@ -35,7 +36,7 @@ def test_the_stacks_settings_reach_their_add_ons(lab, dev):
     for evaluation, replicas, driver in ((lab, 4, False), (dev, 2, True)):
         values = releases(evaluation)["gpu-operator"].inputs["values"]
         assert values["driver"]["enabled"] is driver
-        assert f"replicas: {replicas}" in values["devicePlugin"]["config"]["data"]["any"]
+        assert f"replicas: {replicas}" in values["devicePlugin"]["config"]["data"]["shared"]
     pool = custom(lab, "IPAddressPool", "metallb-pool")
     assert pool.inputs["spec"]["addresses"] == ["192.168.10.200-192.168.10.220"]
     storage = releases(lab)["rook-ceph-cluster"].inputs["values"]["cephClusterSpec"]["storage"]
@@ -117,12 +118,12 @@ def test_independent_add_ons_install_in_parallel(lab):
     # platform does not grow with the number of workers.
     joins = {x.name: x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
     storage_hosts = {f"join-gpu-0{n}" for n in range(1, 7)}
-    waited = {
-        name for name, urn in joins.items() if urn in upstream(lab, r["kube-prometheus-stack"].urn)
-    }
-    assert waited == storage_hosts
+    # Prometheus and JupyterHub keep data on volumes.
+    for needs_volumes in ("kube-prometheus-stack", "jupyterhub"):
+        waited = {name for name, urn in joins.items() if urn in upstream(lab, r[needs_volumes].urn)}
+        assert waited == storage_hosts, needs_volumes
     for name, release in r.items():
-        if name not in {"rook-ceph-cluster", "kube-prometheus-stack"}:
+        if name not in {"rook-ceph-cluster", "kube-prometheus-stack", "jupyterhub"}:
             assert not set(joins.values()) & upstream(lab, release.urn), name
 
 
@@ -140,11 +141,13 @@ def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
 def test_disabling_an_add_on_removes_exactly_it(lab):
     off = evaluate_changed("lab", lambda c: c["platform"].update(monitoring={"enabled": False}))
     removed = set(lab.by_urn()) - set(off.check().by_urn())
-    # ...and the dashboards the GPU operator and Rook would ship for it (four Commands).
+    # ...the dashboards the GPU operator and Rook would ship for it (four Commands), and the
+    # queue dashboard Kueue ships as a ConfigMap.
     assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
-        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule", "Command"
+        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule", "Command",
+        "ConfigMap",
     }  # fmt: skip
-    assert sum(lab.by_urn()[u].name.endswith("-dashboard") for u in removed) == 4
+    assert sum(lab.by_urn()[u].name.endswith("-dashboard") for u in removed) == 5
     assert "grafanaAdminPassword" not in off.exports
 
 
