@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from model.values import AddressRange
+from model.values import AddressRange, DailySchedule
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,16 @@ PROMETHEUS_DURATION = Format(
     "is not a Prometheus duration",
     "write it like 15d, 2w or 36h (units y w d h m s ms)",
     r"(?=[0-9])([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?",
+)
+# A cron schedule that runs every day, as Kubernetes' CronJob reads it: numbers, ranges,
+# lists and steps in the minute and hour fields, `*` in the others (no names, no @macros).
+DAILY_CRON = Format(
+    "daily cron schedule",
+    "is not a five-field cron schedule that runs every day",
+    "write it like 17 * * * * or 0 */6 * * * (minute hour, then * * *)",
+    r"[0-9*/,-]+ [0-9*/,-]+ \* \* \*",
+    convert=DailySchedule.parse,
+    explain_error=True,
 )
 BINARY_SIZE = Format(
     "size in Mi, Gi or Ti",

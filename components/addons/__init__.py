@@ -16,6 +16,7 @@ from components.addons import (
     jupyterhub,
     kueue,
     metallb,
+    mlops_example,
     monitoring,
     object_store,
     pipelines,
@@ -47,4 +48,5 @@ ADDONS: tuple[Addon, ...] = (
     tenancy.ADDON,
     kueue.ADDON,
     jupyterhub.ADDON,
+    mlops_example.ADDON,
 )
