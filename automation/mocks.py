@@ -50,6 +50,11 @@ def _random_bytes(name: str, inputs: dict[str, Any]) -> Outputs:
     return {"base64": base64.b64encode(data).decode(), "hex": data.hex()}
 
 
+def _pem(label: str, name: str) -> str:
+    body = base64.b64encode(hashlib.sha256(f"{label}:{name}".encode()).digest()).decode()
+    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+
+
 class MockProviders(pulumi.runtime.Mocks):
     """Computed outputs by resource type; everything else echoes its inputs."""
 
@@ -71,6 +76,20 @@ class MockProviders(pulumi.runtime.Mocks):
             "aws:iam/instanceProfile:InstanceProfile": lambda n, i: {"name": n},
             "aws:efs/fileSystem:FileSystem": lambda n, i: {
                 "arn": self._arn("elasticfilesystem", n)
+            },
+            "aws:s3/bucket:Bucket": lambda n, i: {"arn": f"arn:aws:s3:::{i.get('bucket', n)}"},
+            "aws:iam/user:User": lambda n, i: {"arn": self._arn("iam", f"user/{i.get('name', n)}")},
+            # An access key's secret: 40 characters, as AWS makes them.
+            "aws:iam/accessKey:AccessKey": lambda n, i: {
+                "secret": _digest(n, 40, string.ascii_letters + string.digits + "+/")
+            },
+            # Stand-ins shaped like PEM, not real keys: nothing parses them offline.
+            "tls:index/privateKey:PrivateKey": lambda n, i: {
+                "privateKeyPem": _pem("PRIVATE KEY", n),
+                "publicKeyPem": _pem("PUBLIC KEY", n),
+            },
+            "tls:index/selfSignedCert:SelfSignedCert": lambda n, i: {
+                "certPem": _pem("CERTIFICATE", n)
             },
             "random:index/randomString:RandomString": _random_string,
             "random:index/randomPassword:RandomPassword": _random_string,

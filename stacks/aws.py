@@ -118,4 +118,5 @@ def build_inventory(config: StackConfig) -> Inventory:
         shared_filesystem_id=storage.file_system.id,
         # Nodes in private subnets reach package mirrors only once NAT routes exist.
         ready=tuple(network.nat_gateways),
+        cloud_provider=provider,
     )

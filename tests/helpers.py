@@ -14,9 +14,10 @@ from pulumi.runtime import rpc
 
 from automation.engine import Evaluation, Registration, StackSettings, evaluate, load_stack, run
 from components import versions
-from components.addons.addon import Addon, AddonContext
+from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.platform import PlatformSettings, read_platform
 from model.fields import ConfigError, Fields, Problems
+from model.identity import Oidc
 from model.inventory import GpuSpec, Host, Inventory, SshAccess
 from model.settings import Context
 from model.site import Site
@@ -144,7 +145,9 @@ def custom(evaluation: Evaluation, type_suffix: str, name: str) -> Registration:
 def site(cloud: str | None = None, **changes: Any) -> Site:
     """A site like the lab's (or, with cloud="aws", like dev's), with `changes`."""
     if cloud == "aws":
-        base = Site("aws", 6443, "10.0.0.0/16", "^ip-.*$", True, None, True, 2, 2, 0)
+        base = Site(
+            "aws", 6443, "10.0.0.0/16", "^ip-.*$", True, None, True, 2, 2, 0, region="us-east-1"
+        )
     else:
         base = Site(None, 6443, "192.168.10.0/24", "^[a-z0-9-]+$", False, "192.168.10.200-192.168.10.220", False, 4, 4, 3)  # fmt: skip
     return dataclasses.replace(base, **changes)
@@ -177,29 +180,54 @@ def deploy_addon(
     others: Mapping[str, Any] | None = None,
     enabled: Iterable[str] = (),
     shared_filesystem_id: str | None = None,
+    before: Iterable[Addon] = (),
+    identity: Callable[[], Oidc] | None = None,
 ) -> Evaluation:
     """`addon` deployed alone from `settings`, under the offline engine: what it registers,
     with a stand-in `cluster` component as everything it waits for. `others` are other
-    add-ons' settings it reads; `enabled` the other add-ons the stack has."""
+    add-ons' settings it reads; `enabled` the other add-ons the stack has. `before`: add-ons
+    deployed first, for real (their settings in `others`), that `addon` uses (a consumer and
+    the object store or PostgreSQL); each waits for those of its needs among them. On AWS the
+    inventory carries an AWS provider, as stacks/aws.py's does. `identity` makes the OIDC
+    provider inside the program (its client secret is an Output)."""
 
     def program() -> None:
         # A custom resource: depending on a component means depending on its children.
         cluster = random.RandomString("cluster", length=4)
         platform = pulumi.ComponentResource("test:index:Platform", "platform")
         access = SshAccess("ubuntu", pulumi.Output.secret("offline-key"))
-        inventory = Inventory("test", sample_hosts(access), "192.168.10.10", shared_filesystem_id)
-        context = AddonContext(
-            site=at or site(),
-            inventory=inventory,
-            domain="ml.example.edu",
-            settings={addon.name: settings, **(others or {})},
-            enabled_addons=frozenset({addon.name, *enabled}),
-            depends_on=[cluster],
-            deployed={},
-            opts=pulumi.ResourceOptions(parent=platform),
+        where = at or site()
+        provider = None
+        if where.cloud == "aws":
+            import pulumi_aws as aws
+
+            provider = aws.Provider("aws", region=where.region)
+        inventory = Inventory(
+            "test",
+            sample_hosts(access),
+            "192.168.10.10",
+            shared_filesystem_id,
+            cloud_provider=provider,
         )
-        deployed = addon.deploy(settings, context)
-        for name, value in deployed.exports.items():
+        every = {addon.name: settings, **(others or {})}
+        oidc = identity() if identity else None
+        deployed: dict[str, Deployed] = {}
+        first = list(before)
+        for current in [*first, addon]:
+            needed = [deployed[n].component for n in current.needs if n in deployed]
+            context = AddonContext(
+                site=where,
+                inventory=inventory,
+                domain="ml.example.edu",
+                settings=every,
+                enabled_addons=frozenset({addon.name, *enabled, *(a.name for a in first)}),
+                depends_on=needed or [cluster],
+                deployed=dict(deployed),
+                opts=pulumi.ResourceOptions(parent=platform),
+                identity=oidc,
+            )
+            deployed[current.name] = current.deploy(every.get(current.name), context)
+        for name, value in deployed[addon.name].exports.items():
             pulumi.export(name, value)
 
     return run(program).check()

@@ -13,10 +13,15 @@ from components.addons import (
     csr_approver,
     gpu,
     ingress,
+    longhorn_backups,
+    longhorn_ui,
     metallb,
+    mlflow,
     monitoring,
     object_store,
+    postgres,
     prometheus_crds,
+    rancher,
     storage,
 )
 from components.addons.addon import Addon
@@ -33,4 +38,9 @@ ADDONS: tuple[Addon, ...] = (
     gpu.ADDON,
     monitoring.ADDON,
     autoscaling.ADDON,
+    postgres.ADDON,
+    mlflow.ADDON,
+    rancher.ADDON,
+    longhorn_ui.ADDON,
+    longhorn_backups.ADDON,
 )

@@ -26,9 +26,11 @@ CONTROL_PLANE_TOLERATION = {
 }
 
 # Pod Security admission: add-ons that need host access (node agents, CSI plugins, speakers)
-# run in privileged namespaces; everything else gets the baseline profile enforced.
+# run in privileged namespaces; the rest get restricted where their pods comply, baseline
+# otherwise.
 PRIVILEGED = "privileged"
 BASELINE = "baseline"
+RESTRICTED = "restricted"
 
 
 def namespace(
@@ -54,8 +56,14 @@ def release(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     timeout_seconds: int = 600,
+    atomic: bool = True,
 ) -> kubernetes.helm.v3.Release:
-    """`chart` installed as release `name` (fixed, so Service names are predictable)."""
+    """`chart` installed as release `name` (fixed, so Service names are predictable).
+
+    `atomic`: a failed install or upgrade is rolled back (and a failed first install
+    uninstalled). Releases that keep data (storage, databases, their operators) pass False: an
+    uninstall there can take volumes, pools or clusters with it; a failed release is left for
+    the next `pulumi up` or an operator to look at instead."""
     namespace_name = namespace if isinstance(namespace, str) else namespace.metadata.name
     return kubernetes.helm.v3.Release(
         name,
@@ -67,8 +75,8 @@ def release(
         else None,
         namespace=namespace_name,
         values=values,
-        # A failed install is rolled back rather than left half-done for the next run.
-        atomic=True,
+        atomic=atomic,
+        # Objects a failed upgrade created are removed again (never existing ones).
         cleanup_on_fail=True,
         timeout=timeout_seconds,
         max_history=5,

@@ -18,6 +18,7 @@ import pulumi_random as random
 
 from components import versions
 from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.certificates import CLUSTER_ISSUER
 from components.addons.helm import PRIVILEGED, namespace, release
 from model.fields import Fields
 from model.formats import BINARY_SIZE, DNS_SUBDOMAIN, PROMETHEUS_DURATION
@@ -69,6 +70,12 @@ class MonitoringArgs:
     gpu_dashboards: bool
     # The CRDs and the default StorageClass Prometheus' volume comes from.
     depends_on: Sequence[pulumi.Resource]
+    # Grafana is at grafana.<domain>.
+    domain: str = "ml-platform.internal"
+
+    @property
+    def grafana_host(self) -> str:
+        return f"grafana.{self.domain}"
 
 
 UNIT_MIB = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
@@ -141,6 +148,14 @@ def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
     }
     if settings.storage_class:
         grafana["persistence"]["storageClassName"] = settings.storage_class
+    # Behind Traefik (the default IngressClass) with a certificate from the platform issuer.
+    grafana["ingress"] = {
+        "enabled": True,
+        "annotations": {"cert-manager.io/cluster-issuer": CLUSTER_ISSUER},
+        "hosts": [args.grafana_host],
+        "path": "/",
+        "tls": [{"secretName": "grafana-tls", "hosts": [args.grafana_host]}],
+    }
     if args.gpu_dashboards or args.ceph_dashboards:
         grafana.update(_dashboards(args))
     return {
@@ -255,6 +270,7 @@ class Monitoring(pulumi.ComponentResource):
             spec={"groups": alert_groups()},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
+        self.grafana_url = f"https://{args.grafana_host}"
         self.register_outputs({"grafanaAdminPassword": self.grafana_password.result})
 
 
@@ -264,9 +280,16 @@ def _deploy(settings: MonitoringSettings, context: AddonContext) -> Deployed:
         ceph_dashboards=context.settings["storage"].provider == "rook-ceph",
         gpu_dashboards=context.enabled("gpu"),
         depends_on=context.depends_on,
+        domain=context.domain,
     )
     monitoring = Monitoring("monitoring", args, context.opts)
-    return Deployed(monitoring, {"grafanaAdminPassword": monitoring.grafana_password.result})
+    return Deployed(
+        monitoring,
+        {
+            "grafanaUrl": monitoring.grafana_url,
+            "grafanaAdminPassword": monitoring.grafana_password.result,
+        },
+    )
 
 
 ADDON: Addon[MonitoringSettings] = Addon(

@@ -36,6 +36,8 @@ class KubeadmClusterArgs:
     gpu_driver: str
     # kube-vip's interface on bare metal; None where a cloud load balancer fronts the API.
     vip_interface: str | None = None
+    # Longhorn is the storage provider: host preparation installs what it needs.
+    longhorn: bool = False
 
 
 def bundle(step: str, params: Mapping[str, pulumi.Input[str]]) -> pulumi.Input[str]:
@@ -184,6 +186,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             "GPU": "true" if host.gpu else "false",
             "GPU_DRIVER": self._args.gpu_driver,
             "CONTAINERD_PACKAGE": versions.CONTAINERD_PACKAGE,
+            "LONGHORN": "true" if self._args.longhorn else "false",
         }
         return self._command(
             f"prepare-{host.name}", host, bundle("prepare-host", params), self._args.inventory.ready

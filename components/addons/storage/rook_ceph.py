@@ -1,7 +1,8 @@
 """Rook-Ceph on the hosts' spare devices. Rook 1.20 installs in three charts, in order: the
 operator (with the ceph-csi-operator and the CRDs), the ceph-csi drivers, then the cluster
 (CephCluster, a replicated block pool as the default StorageClass, CephFS for shared
-volumes, and an object store when the object store is Ceph's RGW)."""
+volumes). Ceph's object store (RGW) belongs to the object-store add-on, which creates its
+CephObjectStore itself and waits for it to be Ready."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from components.addons.helm import PRIVILEGED, namespace, release
 ROOK_NAMESPACE = "rook-ceph"
 BLOCK_CLASS = "ceph-block"
 FILESYSTEM_CLASS = "ceph-filesystem"
-BUCKET_CLASS = "ceph-bucket"
-OBJECT_STORE = "ceph-objectstore"
 # Ceph's replicas sit on distinct hosts; three survive the loss of one.
 REPLICAS = 3
 
@@ -32,7 +31,6 @@ class StorageNode:
 @dataclass(frozen=True)
 class RookCephArgs:
     nodes: tuple[StorageNode, ...]
-    object_store: bool
     # The Prometheus CRDs: the cluster chart ships PrometheusRules.
     depends_on: Sequence[pulumi.Resource]
 
@@ -58,6 +56,10 @@ def rook_operator_values() -> dict[str, Any]:
         "crds": {"enabled": True},
         "monitoring": {"enabled": True},
         "csi": {"installCsiOperator": True},
+        # Bucket claims may also set a lifecycle (old backups expire); bucket policies and
+        # owners stay refused (rook/rook@v1.20.6:deploy/charts/rook-ceph/values.yaml, where
+        # the chart's default allows only the quotas).
+        "obcAllowAdditionalConfigFields": "maxObjects,maxSize,bucketLifecycle",
     }
 
 
@@ -164,29 +166,14 @@ def rook_cluster_values(args: RookCephArgs) -> dict[str, Any]:
                 },
             }
         ],
-        "cephObjectStores": [_object_store()] if args.object_store else [],
+        # The chart's default would make an object store; the object-store add-on owns it.
+        "cephObjectStores": [],
     }
 
 
-def _object_store() -> dict[str, Any]:
-    return {
-        "name": OBJECT_STORE,
-        "spec": {
-            "metadataPool": _replicated(),
-            "dataPool": _replicated(),
-            # Buckets outlive a mistaken removal of the store from the config.
-            "preservePoolsOnDelete": True,
-            "gateway": {"port": 80, "instances": 2},
-        },
-        "storageClass": {
-            "enabled": True,
-            "name": BUCKET_CLASS,
-            "reclaimPolicy": "Delete",
-            # RGW has one zone group; S3 clients still sign for a region, and RGW's default
-            # zone group answers to us-east-1 (Rook's own default here).
-            "parameters": {"region": "us-east-1"},
-        },
-    }
+def replicated_pool() -> dict[str, Any]:
+    """A pool spec with three replicas on distinct hosts (the object store's pools too)."""
+    return _replicated()
 
 
 class RookCeph(pulumi.ComponentResource):
@@ -196,7 +183,11 @@ class RookCeph(pulumi.ComponentResource):
         super().__init__("ml-platform:platform:RookCeph", name, None, opts)
         # OSDs and CSI node plugins need host devices and mounts.
         ns = namespace(ROOK_NAMESPACE, PRIVILEGED, self, args.depends_on)
-        operator = release("rook-ceph", versions.ROOK_CEPH, ns, rook_operator_values(), self)
+        # None of the three is atomic: uninstalling a failed Rook release can take the
+        # cluster's pools with it.
+        operator = release(
+            "rook-ceph", versions.ROOK_CEPH, ns, rook_operator_values(), self, atomic=False
+        )
         drivers = release(
             "ceph-csi-drivers",
             versions.CEPH_CSI_DRIVERS,
@@ -204,6 +195,7 @@ class RookCeph(pulumi.ComponentResource):
             ceph_csi_drivers_values(),
             self,
             depends_on=[operator],
+            atomic=False,
         )
         # OSDs on fresh devices take a while to prepare; the release waits for the pools.
         self.cluster = release(
@@ -214,5 +206,6 @@ class RookCeph(pulumi.ComponentResource):
             self,
             depends_on=[drivers],
             timeout_seconds=1800,
+            atomic=False,
         )
         self.register_outputs({})
