@@ -64,7 +64,9 @@ def traefik_values(args: TraefikArgs) -> dict[str, Any]:
                     }
                 },
             },
-            "websecure": {"transport": {"respondingTimeouts": {"readTimeout": args.request_timeout}}},
+            "websecure": {
+                "transport": {"respondingTimeouts": {"readTimeout": args.request_timeout}}
+            },
         },
         "service": {"spec": {"type": "LoadBalancer"}, "annotations": annotations},
         "metrics": {

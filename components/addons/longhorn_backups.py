@@ -63,9 +63,7 @@ class LonghornBackups(pulumi.ComponentResource):
                 "credentialSecret": bucket.secret_name,
                 "pollInterval": POLL_INTERVAL,
             },
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*args.depends_on, *bucket.ready]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *bucket.ready]),
         )
         self.register_outputs({})
 
@@ -81,7 +79,8 @@ ADDON: Addon[None] = Addon(
     summary="Longhorn's volume backups into a bucket of the object store",
     deploy=_deploy,
     needs=("storage", "object-store"),
-    applies=lambda settings: settings["storage"].provider == "longhorn"
-    and settings["object-store"].provider != "none",
+    applies=lambda settings: (
+        settings["storage"].provider == "longhorn" and settings["object-store"].provider != "none"
+    ),
     when="where storage `provider` is `longhorn` and there is an object store",
 )

@@ -102,9 +102,7 @@ def allowed_hosts() -> list[str]:
     return [pattern for name in names for pattern in (name, f"{name}:*")]
 
 
-def _auth_values(
-    args: MlflowArgs, auth_db: DatabaseAccess
-) -> dict[str, Any]:
+def _auth_values(args: MlflowArgs, auth_db: DatabaseAccess) -> dict[str, Any]:
     database = {
         "enabled": True,
         "host": auth_db.host,
@@ -177,8 +175,8 @@ def mlflow_values(
         "serviceMonitor": {
             "enabled": True,
             "namespace": NAMESPACE,
+            # The Service's port `http`: the chart's default targetPort names no container port.
             "useServicePort": True,
-            "labels": {"app.kubernetes.io/part-of": "ml-platform"},
         },
         # prometheus-flask-exporter writes its files there; the root file system is read-only.
         "extraVolumes": [{"name": "metrics", "emptyDir": {}}],

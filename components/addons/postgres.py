@@ -67,7 +67,9 @@ class PostgresSettings:
         1,
         doc="replicas that confirm every commit (0: asynchronous); fewer than `instances`",
     )
-    volume_size: str = setting("volumeSize", "20Gi", format=BINARY_SIZE, doc="each instance's volume")
+    volume_size: str = setting(
+        "volumeSize", "20Gi", format=BINARY_SIZE, doc="each instance's volume"
+    )
     storage_class: str | None = setting(
         "storageClass",
         None,

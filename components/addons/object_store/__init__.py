@@ -92,7 +92,9 @@ def _check(
 def _deploy(settings: ObjectStoreSettings, context: AddonContext) -> Deployed:
     prefix, days = settings.bucket_prefix, settings.noncurrent_version_days
     if settings.provider == "ceph-rgw":
-        store = CephRgwStore("ceph-rgw", CephRgwArgs(prefix, days, context.depends_on), context.opts)
+        store = CephRgwStore(
+            "ceph-rgw", CephRgwArgs(prefix, days, context.depends_on), context.opts
+        )
         return Deployed(store)
     if settings.provider == "s3":
         provider, region = context.inventory.cloud_provider, context.site.region

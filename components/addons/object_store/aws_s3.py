@@ -141,9 +141,7 @@ class AwsS3Store(pulumi.ComponentResource):
             bucket=name,
             force_destroy=False,
             tags=tags,
-            opts=pulumi.ResourceOptions.merge(
-                cloud, pulumi.ResourceOptions(retain_on_delete=True)
-            ),
+            opts=pulumi.ResourceOptions.merge(cloud, pulumi.ResourceOptions(retain_on_delete=True)),
         )
         on_bucket = pulumi.ResourceOptions.merge(cloud, pulumi.ResourceOptions(parent=bucket))
         settings: list[pulumi.Resource] = [

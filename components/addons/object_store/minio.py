@@ -100,9 +100,7 @@ def restricted_container() -> dict:
 
 def server_urls(servers: int) -> str:
     """MinIO's expansion notation for the servers' volumes, one per pod."""
-    return (
-        f"http://minio-{{0...{servers - 1}}}.{HEADLESS}.{NAMESPACE}.svc.cluster.local/data"
-    )
+    return f"http://minio-{{0...{servers - 1}}}.{HEADLESS}.{NAMESPACE}.svc.cluster.local/data"
 
 
 def affinity(args: MinioArgs) -> dict:

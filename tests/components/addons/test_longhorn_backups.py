@@ -34,7 +34,10 @@ def test_the_default_backup_target_points_at_its_bucket():
     assert keys["AWS_ENDPOINTS"] == "http://minio.minio.svc:9000"
     assert credentials.inputs["metadata"]["namespace"] == "longhorn-system"
     job = custom(evaluation, "Job", "longhorn-backups-bucket-provision")
-    env = {e["name"]: e.get("value") for e in job.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value")
+        for e in job.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["VERSIONED"] == "true"
     assert waits_for(evaluation, target, job)
     assert waits_for(evaluation, target, custom(evaluation, "Release", "longhorn"))

@@ -44,6 +44,9 @@ def test_the_password_is_generated_exported_and_never_plain():
 
 def test_it_exists_only_with_longhorn():
     assert "longhorn-ui" not in read_platform_config({}).enabled
-    assert "longhorn-ui" in read_platform_config(
-        {"storage": {"provider": "longhorn"}, "objectStore": {"provider": "minio"}}
-    ).enabled
+    assert (
+        "longhorn-ui"
+        in read_platform_config(
+            {"storage": {"provider": "longhorn"}, "objectStore": {"provider": "minio"}}
+        ).enabled
+    )

@@ -86,7 +86,8 @@ def test_a_provider_the_site_cannot_offer_is_refused(config, at, words):
 
 
 @pytest.mark.parametrize(
-    "prefix", ["ML-lab", "lab.ml", "xn--lab", "sthree-lab", "ab", "-lab", "lab-", "a" * 41, "lab ml"]
+    "prefix",
+    ["ML-lab", "lab.ml", "xn--lab", "sthree-lab", "ab", "-lab", "lab-", "a" * 41, "lab ml"],
 )
 def test_a_prefix_that_does_not_make_valid_s3_names_is_refused(prefix):
     with pytest.raises(ConfigError) as error:
@@ -218,16 +219,19 @@ def minio_evaluation(**request) -> Evaluation:
 def test_minio_runs_the_last_community_image_by_digest_on_a_restricted_namespace():
     evaluation = minio_evaluation()
     (namespace,) = [n for n in by_type(evaluation, "Namespace") if n.name == "minio-namespace"]
-    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert (
+        namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    )
     (servers,) = by_type(evaluation, "StatefulSet")
     spec = servers.inputs["spec"]
     (container,) = spec["template"]["spec"]["containers"]
     assert container["image"] == versions.MINIO_IMAGE
-    assert "@sha256:" in versions.MINIO_IMAGE and "RELEASE.2025-09-07T16-13-09Z" in versions.MINIO_IMAGE
-    assert spec["replicas"] == 4 and spec["podManagementPolicy"] == "Parallel"
-    assert container["args"][-1] == (
-        "http://minio-{0...3}.minio-hl.minio.svc.cluster.local/data"
+    assert (
+        "@sha256:" in versions.MINIO_IMAGE
+        and "RELEASE.2025-09-07T16-13-09Z" in versions.MINIO_IMAGE
     )
+    assert spec["replicas"] == 4 and spec["podManagementPolicy"] == "Parallel"
+    assert container["args"][-1] == ("http://minio-{0...3}.minio-hl.minio.svc.cluster.local/data")
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     # One server per host; three storage hosts are too few for four servers, so any hosts.
@@ -241,7 +245,9 @@ def test_minio_servers_go_to_the_storage_hosts_when_there_are_enough():
 
     args = MinioArgs("p", 30, 4, "10Gi", None, ("gpu-01", "gpu-02", "gpu-03", "gpu-04"), ())
     terms = affinity(args)["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == list(args.storage_nodes)
+    assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == list(
+        args.storage_nodes
+    )
 
 
 def test_minio_buckets_are_made_by_a_job_that_keeps_keys_off_command_lines():

@@ -3,10 +3,12 @@ infrastructure. What each add-on makes of its settings is tested in its own test
 
 from __future__ import annotations
 
-from automation.engine import evaluate
+import pytest
+
+from automation.engine import Evaluation, evaluate, secret_values, unwrap_secrets
 from components import versions
 from components.addons import ADDONS
-from tests.helpers import custom, evaluate_changed, releases, upstream, waits_for
+from tests.helpers import custom, evaluate_changed, plain_text, releases, upstream, waits_for
 
 LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster"}
 DEV_ONLY = {"aws-cloud-controller-manager", "aws-ebs-csi-driver", "aws-efs-csi-driver"}
@@ -19,6 +21,10 @@ BOTH = {
     "kube-prometheus-stack",
     "metrics-server",
     "vertical-pod-autoscaler",
+    "cloudnative-pg",
+    "plugin-barman-cloud",
+    "mlflow",
+    "rancher",
 }
 # The pod network's releases (components/kubeadm/cni.py), named like the add-ons' releases.
 CNI = {"calico", "calico-crds"}
@@ -54,6 +60,62 @@ def test_the_efs_class_names_the_aws_layers_file_system(dev):
     file_system = dev.named("shared-storage-efs")
     assert efs["parameters"]["fileSystemId"] == f"{file_system.name}-id"  # its (mock) id
     assert file_system.urn in releases(dev)["aws-efs-csi-driver"].all_dependencies
+
+
+def test_each_stack_gets_its_buckets(lab, dev):
+    claims = {
+        r.inputs["spec"]["bucketName"]: r.inputs["metadata"]["namespace"]
+        for r in lab.registrations
+        if r.type.endswith(":ObjectBucketClaim")
+    }
+    assert claims == {"ml-platform-lab-postgres-backups": "postgres",
+                      "ml-platform-lab-mlflow-artifacts": "mlflow"}  # fmt: skip
+    buckets = {r.inputs["bucket"] for r in dev.of_type("aws:s3/bucket:Bucket")}
+    assert buckets == {"ml-platform-dev-postgres-backups", "ml-platform-dev-mlflow-artifacts"}
+
+
+def test_urls_and_admin_passwords_are_stack_outputs(lab, dev):
+    for evaluation in (lab, dev):
+        exports = evaluation.exports
+        domain = "ml.lab.example.edu" if evaluation is lab else "ml.dev.example.edu"
+        for name, host in (("grafanaUrl", "grafana"), ("mlflowUrl", "mlflow"),
+                           ("rancherUrl", "rancher")):  # fmt: skip
+            assert exports[name].value == f"https://{host}.{domain}" and not exports[name].secret
+        for name in ("grafanaAdminPassword", "mlflowAdminPassword", "rancherBootstrapPassword"):
+            assert exports[name].secret, name
+        assert exports["mlflowTrackingUri"].value == "http://mlflow.mlflow.svc:80"
+
+
+def secrets_of(evaluation: Evaluation) -> set[str]:
+    """Every secret value the evaluation knows: secret exports, and what the Kubernetes
+    Secrets it makes hold (credentials, passwords, keys)."""
+    found = {str(e.value) for e in evaluation.exports.values() if e.secret and e.value}
+    for registration in evaluation.of_type("kubernetes:core/v1:Secret"):
+        data = unwrap_secrets(registration.inputs.get("stringData") or {})
+        found |= {v for k, v in data.items() if isinstance(v, str) and k not in PUBLIC_KEYS}
+    return {value for value in found if len(value) >= 8}
+
+
+# Secret keys whose values are not secret (names, endpoints, a CA's public certificate).
+PUBLIC_KEYS = {"username", "admin-user", "MINIO_ROOT_USER", "AWS_REGION", "AWS_ENDPOINTS",
+               "cacerts.pem", "ca.crt", "tls.crt"}  # fmt: skip
+
+
+@pytest.mark.parametrize("stack", ["lab", "dev"])
+def test_no_password_access_key_or_secret_key_is_plain_text_anywhere(stack, request):
+    evaluation = request.getfixturevalue(stack)
+    secrets = secrets_of(evaluation)
+    # Grafana's, MLflow's and Rancher's passwords, both databases', the CA key; on AWS the
+    # buckets' keys too (Rook writes the claims' keys in the cluster, never in the program).
+    assert len(secrets) >= (10 if stack == "dev" else 6)
+    plain_exports = " ".join(str(e.value) for e in evaluation.exports.values() if not e.secret)
+    for registration in evaluation.registrations:
+        text = plain_text(registration.inputs)
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{registration.type} {registration.name} holds a secret in plain text"
+    assert not [s for s in secrets if s in plain_exports]
+    for registration in evaluation.of_type("kubernetes:core/v1:Secret"):
+        assert secret_values(registration.inputs["stringData"]), registration.name
 
 
 def test_the_grafana_password_is_a_secret_stack_output(lab):
@@ -92,6 +154,32 @@ def test_needs_order_what_must_be_ordered(lab):
     assert waits_for(lab, r["metrics-server"], r["kubelet-csr-approver"])
 
 
+def test_mlflow_waits_for_its_database_and_bucket_and_nothing_unrelated(lab, dev):
+    for evaluation in (lab, dev):
+        r = releases(evaluation)
+        mlflow = r["mlflow"]
+        database = custom(evaluation, "postgresql.cnpg.io/v1:Database", "mlflow-db")
+        assert waits_for(evaluation, mlflow, database)
+        assert waits_for(evaluation, mlflow, r["cloudnative-pg"])
+        for unrelated in ("gpu-operator", "kube-prometheus-stack", "rancher", "traefik",
+                          "metrics-server", "vertical-pod-autoscaler"):  # fmt: skip
+            assert not waits_for(evaluation, mlflow, r[unrelated]), unrelated
+    claim = custom(lab, "ObjectBucketClaim", "mlflow-artifacts-bucket-claim")
+    assert waits_for(lab, releases(lab)["mlflow"], claim)
+    (bucket,) = [b for b in dev.of_type("aws:s3/bucket:Bucket") if "mlflow" in b.name]
+    assert waits_for(dev, releases(dev)["mlflow"], bucket)
+
+
+def test_postgres_backups_wait_for_the_object_store_and_rancher_for_nothing_of_the_data(lab):
+    r = releases(lab)
+    cluster = custom(lab, "postgresql.cnpg.io/v1:Cluster", "postgres-cluster")
+    store = custom(lab, "CephObjectStore", "ceph-rgw-store")
+    assert waits_for(lab, cluster, store)
+    assert waits_for(lab, store, r["rook-ceph-cluster"])
+    for data in ("cloudnative-pg", "mlflow", "rook-ceph-cluster"):
+        assert not waits_for(lab, r["rancher"], r[data]), data
+
+
 def test_independent_add_ons_install_in_parallel(lab):
     r = releases(lab)
     independent = [
@@ -101,6 +189,18 @@ def test_independent_add_ons_install_in_parallel(lab):
         "metallb",
         "kubelet-csr-approver",
     ]
+    # The data services beside what they do not use.
+    for later, earlier in (
+        ("rancher", "gpu-operator"),
+        ("gpu-operator", "rancher"),
+        ("cloudnative-pg", "gpu-operator"),
+        ("mlflow", "gpu-operator"),
+        ("kube-prometheus-stack", "mlflow"),
+        ("mlflow", "rancher"),
+        ("rancher", "kube-prometheus-stack"),
+        ("cloudnative-pg", "traefik"),
+    ):
+        assert not waits_for(lab, r[later], r[earlier]), f"{later} waits for {earlier}"  # fmt: skip
     for later in independent:
         for earlier in independent:
             if later != earlier:
@@ -128,6 +228,42 @@ def test_disabling_an_add_on_removes_exactly_it(lab):
         "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule"
     }  # fmt: skip
     assert "grafanaAdminPassword" not in off.exports
+
+
+def changed_urns(before: Evaluation, after: Evaluation) -> set[str]:
+    """URNs added, removed, or registered with other inputs."""
+    a, b = before.by_urn(), after.by_urn()
+    changed = set(a) ^ set(b)
+    changed |= {
+        u for u in set(a) & set(b) if unwrap_secrets(a[u].inputs) != unwrap_secrets(b[u].inputs)
+    }
+    return changed
+
+
+def test_switching_the_object_store_changes_only_what_depends_on_it(lab):
+    minio = evaluate_changed(
+        "lab", lambda c: c["platform"].update(objectStore={"provider": "minio"})
+    )
+    changed = changed_urns(lab, minio.check())
+    kinds = {urn.split("::")[-2].rsplit("$", 1)[-1] for urn in changed}
+    # The store itself, the consumers' bucket resources, the consumers that name an endpoint.
+    assert kinds <= {
+        "ml-platform:platform:CephRgwStore", "ml-platform:platform:MinioStore",
+        "kubernetes:ceph.rook.io/v1:CephObjectStore", "kubernetes:storage.k8s.io/v1:StorageClass",
+        "kubernetes:objectbucket.io/v1alpha1:ObjectBucketClaim", "kubernetes:core/v1:Namespace",
+        "kubernetes:core/v1:Secret", "kubernetes:core/v1:Service", "kubernetes:apps/v1:StatefulSet",
+        "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:batch/v1:Job",
+        "random:index/randomPassword:RandomPassword", "kubernetes:helm.sh/v3:Release",
+        "kubernetes:barmancloud.cnpg.io/v1:ObjectStore",
+    }, kinds  # fmt: skip
+    names = {lab.by_urn().get(u, minio.by_urn().get(u)).name for u in changed}
+    changed_releases = {n for n in names if n in releases(lab)}
+    assert changed_releases == {"mlflow"}  # its endpoint; nothing else moves
+    for untouched in ("rook-ceph", "rook-ceph-cluster", "cloudnative-pg", "kube-prometheus-stack",
+                      "gpu-operator", "cert-manager", "traefik", "rancher"):  # fmt: skip
+        assert releases(lab)[untouched].urn not in changed, untouched
+    assert not [u for u in changed if "kubeadm" in u], "the cluster does not move"
+    assert "postgres-cluster" not in names  # its backups' store is renamed nowhere
 
 
 def test_the_first_preview_of_a_new_environment_works():

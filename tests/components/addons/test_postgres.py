@@ -47,12 +47,11 @@ def consumer() -> Addon:
     return Addon(name="consumer", summary="", deploy=deploy, needs=("postgres",))
 
 
-def deploy(settings: PostgresSettings = PostgresSettings(), with_consumer: bool = False):
+def deploy(settings: PostgresSettings | None = None, with_consumer: bool = False):
+    settings = settings or PostgresSettings()
     others = {**OTHERS, "postgres": settings}
     if with_consumer:
-        return deploy_addon(
-            consumer(), others=others, before=[object_store.ADDON, postgres.ADDON]
-        )
+        return deploy_addon(consumer(), others=others, before=[object_store.ADDON, postgres.ADDON])
     return deploy_addon(postgres.ADDON, settings, others=others, before=[object_store.ADDON])
 
 
@@ -139,7 +138,10 @@ def test_backups_go_to_its_bucket_with_a_retention_and_a_daily_schedule():
     assert spec["retentionPolicy"] == "14d"
     assert spec["configuration"]["destinationPath"] == "s3://lab-postgres-backups/"
     credentials = spec["configuration"]["s3Credentials"]
-    assert credentials["accessKeyId"] == {"name": "postgres-backups-bucket", "key": "AWS_ACCESS_KEY_ID"}
+    assert credentials["accessKeyId"] == {
+        "name": "postgres-backups-bucket",
+        "key": "AWS_ACCESS_KEY_ID",
+    }
     claim = custom(evaluation, "ObjectBucketClaim", "postgres-backups-bucket-claim")
     assert claim.inputs["metadata"]["namespace"] == "postgres"
     cluster = custom(evaluation, "postgresql.cnpg.io/v1:Cluster", "postgres-cluster")

@@ -12,7 +12,8 @@ from components.addons.rancher import RancherSettings
 from tests.helpers import custom, deploy_addon, plain_text, releases, waits_for
 
 
-def deploy(issuer: CertificateSettings = CertificateSettings()):
+def deploy(issuer: CertificateSettings | None = None):
+    issuer = issuer or CertificateSettings()
     return deploy_addon(
         rancher.ADDON,
         RancherSettings(),
