@@ -85,16 +85,15 @@ def every_variant() -> list[Evaluation]:
         config["platform"]["monitoring"] = {"storageClass": "local-nvme"}
         config["platform"]["autoscaling"] = {"vpa": "auto"}
 
-    def longhorn_minio(config):
-        config["platform"]["storage"] = {"provider": "longhorn"}
-        config["platform"]["objectStore"] = {"provider": "minio"}
+    from tools.chart_facts import evaluated
 
     return [
         evaluate_changed("lab", lambda c: None).check(),
         evaluate_changed("dev", lambda c: None).check(),
         evaluate_changed("lab", options).check(),
         evaluate_changed("lab", lambda c: c["kubernetes"].update(cni="canal")).check(),
-        evaluate_changed("lab", longhorn_minio).check(),
+        # Longhorn and MinIO: the chart facts' variant, evaluated once per session.
+        evaluated("lab-longhorn-minio"),
     ]
 
 

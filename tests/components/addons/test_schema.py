@@ -98,8 +98,10 @@ def lab_acme() -> Evaluation:
 
 @pytest.fixture(scope="module")
 def lab_longhorn_minio() -> Evaluation:
-    stores = {"storage": {"provider": "longhorn"}, "objectStore": {"provider": "minio"}}
-    return evaluate_changed("lab", lambda c: c["platform"].update(stores)).check()
+    # The chart facts' variant: evaluated once per session for both.
+    from tools.chart_facts import evaluated
+
+    return evaluated("lab-longhorn-minio")
 
 
 @pytest.mark.parametrize("stack", ["lab", "dev", "lab_acme", "lab_longhorn_minio"])
