@@ -191,3 +191,12 @@ GO_DURATION = Format(
     "write it like 1h, 10m or 1h30m",
     r"(?=[0-9])([0-9]+h)?([0-9]+m)?([0-9]+s)?",
 )
+# A point in time with its offset, as PostgreSQL reads a recovery target:
+# 2026-11-29T10:00:00Z or 2026-11-29 11:00:00+01:00.
+TIMESTAMP = Format(
+    "timestamp with offset",
+    "is not a timestamp with its UTC offset",
+    "write it like 2026-11-29T10:00:00Z or 2026-11-29 11:00:00+01:00",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)",
+)

@@ -36,7 +36,7 @@ from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.helm import RESTRICTED, namespace, release
 from components.addons.storage import BLOCK_CLASSES
 from model.fields import Fields
-from model.formats import BINARY_SIZE, DNS_SUBDOMAIN
+from model.formats import BINARY_SIZE, DNS_LABEL, DNS_SUBDOMAIN, TIMESTAMP
 from model.services import PASSWORD, USERNAME, BucketAccess, DatabaseAccess, ObjectStore
 from model.settings import Context, setting
 
@@ -54,6 +54,21 @@ BACKUP_SCHEDULE = "0 0 2 * * *"
 HOST = f"{CLUSTER}-rw.{NAMESPACE}.svc"
 # A database and its role: a PostgreSQL identifier that needs no quoting.
 DATABASE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestoreSettings:
+    from_backups_of: str = setting(
+        "fromBackupsOf",
+        format=DNS_LABEL,
+        doc="the `backupServerName` whose backups a new cluster starts from",
+    )
+    target_time: str | None = setting(
+        "targetTime",
+        None,
+        format=TIMESTAMP,
+        doc="restore to this moment (default: the latest the WAL archive reaches)",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +97,18 @@ class PostgresSettings:
     backup_retention_days: int = setting(
         "backupRetentionDays", 30, minimum=1, doc="days the backups can restore to"
     )
+    backup_server_name: str = setting(
+        "backupServerName",
+        CLUSTER,
+        format=DNS_LABEL,
+        doc="the name this cluster's backups have in the bucket; a new name after a restore",
+    )
+    restore: RestoreSettings | None = setting(
+        "restore",
+        None,
+        doc="when the cluster is (re)created: start it from backups (docs/operations/"
+        "backup-restore.md); read only at creation",
+    )
 
 
 def _check(
@@ -94,6 +121,18 @@ def _check(
             "synchronousReplicas",
             f"needs more instances than synchronous replicas ({settings.instances} instances)",
             f"use at most {settings.instances - 1}, or more instances",
+        )
+    if settings.restore and settings.restore.from_backups_of == settings.backup_server_name:
+        section.bad(
+            "backupServerName",
+            "a restored cluster must archive under a new name (its source's archive is not empty)",
+            f"set backupServerName to a new name, e.g. {settings.backup_server_name}-2",
+        )
+    if settings.restore and not settings.backups:
+        section.bad(
+            "restore",
+            "a restore reads the backups in the object store, but postgres.backups is false",
+            "set postgres.backups: true",
         )
     if settings.backups and others["object-store"].provider == "none":
         section.bad(
@@ -177,7 +216,30 @@ def cluster_spec(args: PostgresArgs, backups: bool) -> dict[str, Any]:
             {
                 "name": PLUGIN,
                 "isWALArchiver": True,
-                "parameters": {"barmanObjectName": BACKUP_STORE},
+                "parameters": {
+                    "barmanObjectName": BACKUP_STORE,
+                    "serverName": settings.backup_server_name,
+                },
+            }
+        ]
+    restore = settings.restore
+    if backups and restore is not None:
+        # cloudnative-pg/cloudnative-pg@v1.30.0:docs/src/recovery.md, "PITR from an object
+        # store": the source's backups as an external cluster read through the plugin.
+        recovery: dict[str, Any] = {"source": "backups"}
+        if restore.target_time:
+            recovery["recoveryTarget"] = {"targetTime": restore.target_time}
+        spec["bootstrap"] = {"recovery": recovery}
+        spec["externalClusters"] = [
+            {
+                "name": "backups",
+                "plugin": {
+                    "name": PLUGIN,
+                    "parameters": {
+                        "barmanObjectName": BACKUP_STORE,
+                        "serverName": restore.from_backups_of,
+                    },
+                },
             }
         ]
     return spec

@@ -12,9 +12,10 @@ from components import versions
 from components.addons import object_store, postgres
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.object_store import ObjectStoreSettings
-from components.addons.postgres import PostgresSettings
+from components.addons.postgres import PostgresSettings, RestoreSettings
 from components.addons.storage import StorageSettings
 from model.fields import ConfigError
+from tests.components.addons.test_schema import crd_schemas, custom_resource_problems
 from tests.helpers import (
     custom,
     deploy_addon,
@@ -124,7 +125,7 @@ def test_three_instances_with_a_synchronous_replica_on_the_block_class():
         {
             "name": "barman-cloud.cloudnative-pg.io",
             "isWALArchiver": True,
-            "parameters": {"barmanObjectName": "platform-backups"},
+            "parameters": {"barmanObjectName": "platform-backups", "serverName": "platform"},
         }
     ]
     monitor = custom(evaluation, "PodMonitor", "postgres-pod-monitor")
@@ -149,6 +150,40 @@ def test_backups_go_to_its_bucket_with_a_retention_and_a_daily_schedule():
     scheduled = custom(evaluation, "ScheduledBackup", "postgres-daily-backup").inputs["spec"]
     assert scheduled["method"] == "plugin" and scheduled["immediate"] is True
     assert scheduled["schedule"] == "0 0 2 * * *"
+
+
+def test_a_restore_starts_a_new_cluster_from_the_backups_and_archives_under_a_new_name():
+    restore = RestoreSettings(from_backups_of="platform", target_time="2026-11-29T10:00:00Z")
+    settings = PostgresSettings(backup_server_name="platform-2", restore=restore)
+    cluster = custom(deploy(settings), "postgresql.cnpg.io/v1:Cluster", "postgres-cluster")
+    document = unwrap_secrets(cluster.inputs)
+    assert custom_resource_problems(document, crd_schemas()["postgresql.cnpg.io/v1:Cluster"]) == []
+    spec = document["spec"]
+    assert spec["bootstrap"] == {
+        "recovery": {"source": "backups", "recoveryTarget": {"targetTime": "2026-11-29T10:00:00Z"}}
+    }
+    (source,) = spec["externalClusters"]
+    assert source["plugin"]["parameters"] == {
+        "barmanObjectName": "platform-backups",
+        "serverName": "platform",
+    }
+    assert spec["plugins"][0]["parameters"]["serverName"] == "platform-2"
+
+
+@pytest.mark.parametrize(
+    ("postgres", "key", "words"),
+    [
+        ({"restore": {"fromBackupsOf": "platform"}}, "backupServerName", "must archive under a new name"),
+        ({"restore": {"fromBackupsOf": "platform", "targetTime": "yesterday"}},
+         "restore.targetTime", "not a timestamp"),
+        ({"backups": False, "backupServerName": "p2", "restore": {"fromBackupsOf": "platform"}},
+         "restore", "postgres.backups is false"),
+    ],
+)  # fmt: skip
+def test_a_restore_that_cannot_work_is_refused(postgres, key, words):
+    with pytest.raises(ConfigError) as error:
+        read_platform_config({"postgres": postgres})
+    assert words in refused(error.value, f"{KEY}.{key}")
 
 
 def test_without_backups_there_is_no_archive_nor_bucket():
