@@ -25,7 +25,12 @@ cluster = KubeadmCluster(
 platform = MlPlatform(
     "platform",
     MlPlatformArgs(
-        config.platform, config.site, inventory, cluster_ready=cluster.cni, tenants=config.tenants
+        config.platform,
+        config.site,
+        inventory,
+        cluster_ready=cluster.cni,
+        nodes=cluster.node_ready,
+        tenants=config.tenants,
     ),
     opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
 )

@@ -90,6 +90,9 @@ GPU_OPERATOR = HelmChart("gpu-operator", "v26.7.0", "https://helm.ngc.nvidia.com
 PROMETHEUS_OPERATOR_CRDS = HelmChart(
     "prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts"
 )
+PROMETHEUS_PUSHGATEWAY = HelmChart(
+    "prometheus-pushgateway", "3.8.0", "https://prometheus-community.github.io/helm-charts"
+)
 KUBE_PROMETHEUS_STACK = HelmChart(
     "oci://ghcr.io/prometheus-community/charts/kube-prometheus-stack", "88.5.3"
 )
@@ -135,26 +138,60 @@ MINIO_IMAGE = (
     "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
     "@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e"
 )
+# KubeRay (ray-project/kuberay tags; v1.7.0 is the newest in the August 2026 snapshot checked
+# in November 2026). The chart's crds/ are applied by the program on every bump, from the same
+# tag (components/addons/ray.py): Helm installs crds/ once and never upgrades them.
+KUBERAY = "v1.7.0"
+KUBERAY_OPERATOR = HelmChart(
+    "kuberay-operator", KUBERAY.removeprefix("v"), "https://ray-project.github.io/kuberay-helm/"
+)
+# Kubeflow Trainer v2 (kubeflow/trainer tags, newest v2.3.0 in the same snapshot); its chart is
+# published to oci://ghcr.io/kubeflow/charts (.github/workflows/publish-helm-charts.yaml).
+KUBEFLOW_TRAINER = HelmChart("oci://ghcr.io/kubeflow/charts/kubeflow-trainer", "2.3.0")
+# The JobSet release the Trainer chart depends on (kubeflow/trainer@v2.3.0:
+# charts/kubeflow-trainer/Chart.yaml, dependency jobset 0.12.0): its CRD sits in the subchart's
+# crds/, so the program applies it on every bump like KubeRay's. Move it with the Trainer pin.
+JOBSET = "v0.12.0"
+# Kubeflow Pipelines standalone (kubeflow/pipelines tags, newest 2.17.0 in the same snapshot):
+# upstream publishes kustomize manifests, no Helm chart; fetched at deploy time from this tag.
+KUBEFLOW_PIPELINES = "2.17.0"
 
-# The dcgm-exporter release the GPU operator deploys (its values' dcgmExporter.version).
-DCGM_EXPORTER = "4.5.3-4.8.2"
 
-# Grafana dashboards, fetched by Grafana at start from tags (grafana.com revisions unpinned).
-GRAFANA_DASHBOARDS: dict[str, dict[str, str]] = {
-    "gpu": {
-        "nvidia-dcgm-exporter": f"https://raw.githubusercontent.com/NVIDIA/dcgm-exporter/"
-        f"{DCGM_EXPORTER}/grafana/dcgm-exporter-dashboard.json",
-    },
-    "ceph": {
-        name: f"https://raw.githubusercontent.com/rook/rook/{ROOK}/deploy/examples/monitoring/"
-        f"grafana/{file}"
-        for name, file in (
-            ("ceph-cluster", "Ceph%20Cluster%20Dashboard.json"),
-            ("ceph-osd", "Ceph%20OSD%20Single%20Dashboard.json"),
-            ("ceph-pools", "Ceph%20Pools%20Dashboard.json"),
-        )
-    },
-}
+@dataclass(frozen=True)
+class Dashboard:
+    """An upstream Grafana dashboard, pinned by URL and content (fetched at deploy time)."""
+
+    name: str
+    url: str
+    sha256: str
+
+
+# dcgm-exporter's dashboard (grafana.com 12239). The GPU operator v26.7.0 runs dcgm-exporter
+# 4.6.0-4.8.3; its dashboard is taken from 4.5.3-4.8.2, the newest tag whose content was
+# verified here (NVIDIA/dcgm-exporter@4.5.3-4.8.2:grafana/dcgm-exporter-dashboard.json).
+DCGM_DASHBOARD = Dashboard(
+    "nvidia-dcgm-exporter",
+    "https://raw.githubusercontent.com/NVIDIA/dcgm-exporter/4.5.3-4.8.2/grafana/"
+    "dcgm-exporter-dashboard.json",
+    "7c2172e582524efb70d9f585502366f7fec22b2464c3b89f75418ca648353e71",
+)
+# Rook's Ceph dashboards at the pinned Rook (rook/rook@<ROOK>:deploy/examples/monitoring/grafana).
+CEPH_DASHBOARDS = tuple(
+    Dashboard(
+        name,
+        f"https://raw.githubusercontent.com/rook/rook/{ROOK}/deploy/examples/monitoring/grafana/"
+        f"{file}",
+        sha256,
+    )
+    for name, file, sha256 in (
+        ("ceph-cluster", "Ceph%20Cluster%20Dashboard.json",
+         "6e2ab529f65613487ac50f461a975e829fe201d7785987817234281ff23380fd"),
+        ("ceph-osd", "Ceph%20OSD%20Single%20Dashboard.json",
+         "dbfade210b3bbe3a7fb89ce3c0516e6a3bc65ba5c28d09cb7541f075c791a218"),
+        ("ceph-pools", "Ceph%20Pools%20Dashboard.json",
+         "abb0c1b01698632e4420fe57a5a765f67406f75d2e9ba4e7caf8b24141f648b8"),
+    )
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,49 @@ HTTPS_URL = Format(
 FRACTION = Format(
     "1/N", "must be 1/N", "write it as 1/1, 1/2, 1/4 ...", r"1/[1-9][0-9]*", convert=_fraction
 )
+
+
+def _pinned_image(text: str) -> str:
+    if text.partition("@")[0].rsplit("/", 1)[-1].endswith(":latest"):
+        raise ValueError("`latest` is not a pin")
+    return text
+
+
+_IMAGE_NAME = r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+# A container image pinned by tag or digest (never by nothing, never by `latest`): what runs
+# is what the config says, and a `pulumi up` rolls out only when it changes.
+PINNED_IMAGE = Format(
+    "image pinned by tag or digest",
+    "is not a container image pinned by a tag (other than latest) or a digest",
+    "write it as registry/name:tag or registry/name@sha256:<digest>",
+    rf"{_IMAGE_NAME}(:[A-Za-z0-9_][A-Za-z0-9._-]{{0,127}}(@sha256:[0-9a-f]{{64}})?|@sha256:[0-9a-f]{{64}})",
+    convert=_pinned_image,
+    explain_error=True,
+)
+CPU = Format(
+    "CPU quantity",
+    "is not a CPU quantity",
+    "write it as 500m, 1 or 2.5",
+    r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?",
+)
+MEMORY = Format(
+    "memory quantity",
+    "is not a memory quantity in Mi or Gi",
+    "write it like 512Mi or 4Gi",
+    r"[1-9][0-9]*(Mi|Gi)",
+)
+ENV_NAME = Format(
+    "environment variable name",
+    "is not an environment variable name",
+    "use letters, digits and '_', not starting with a digit",
+    r"[A-Za-z_][A-Za-z0-9_]*",
+)
+SECRET_KEY_REF = Format(
+    "secret/key",
+    "is not a Secret key reference",
+    "write it as <secret name>/<key>, e.g. mlflow-credentials/password",
+    rf"{DNS_LABEL_PATTERN}(\.{DNS_LABEL_PATTERN})*/[-._A-Za-z0-9]+",
+)
 # The start of S3 bucket names (`<prefix>-<consumer>`): what S3's naming rules allow at the
 # start of a name (3-63 lowercase letters, digits and '-'; no prefix `xn--`, `sthree-` or
 # `amzn-s3-demo-`), without dots (a dotted name breaks virtual-hosted TLS), and short enough

@@ -59,12 +59,14 @@ class ObjectStore(Protocol):
         endpoint_key: str | None = None,
         parent: pulumi.Resource | None = None,
     ) -> BucketAccess:
-        """A bucket of `consumer`'s own, its credentials delivered into `namespace`.
+        """A bucket of `consumer`'s own, its credentials delivered into `namespace`;
+        `depends_on`: what the resources in that namespace wait for (the Namespace).
 
         `versioned`: overwritten and deleted objects are kept for a while (where the provider
         can); `expire_after_days`: objects are deleted that many days after they were written.
         `endpoint_key`: the Secret also holds the endpoint under this key (Longhorn reads
-        AWS_ENDPOINTS there); a provider that does not write the Secret itself refuses it."""
+        AWS_ENDPOINTS there); a provider that does not write the Secret itself refuses it.
+        `parent`: the consumer's component (see above); without one they are the store's."""
         ...
 
 
@@ -86,8 +88,18 @@ class Postgres(Protocol):
         namespace: str,
         *,
         depends_on: Sequence[pulumi.Resource] = (),
+        createdb: bool = False,
         parent: pulumi.Resource | None = None,
     ) -> DatabaseAccess:
         """A database `name` owned by a role of the same name, its credentials delivered
-        into `namespace`."""
+        into `namespace`; `depends_on` as for buckets.
+
+        `createdb`: the role may create databases (CNPG's RoleConfiguration `createdb`).
+        Kubeflow Pipelines' API server runs `CREATE DATABASE <its database>` at every start
+        and tolerates only "already exists" (kubeflow/pipelines@2.17.0:
+        backend/src/apiserver/client_manager/client_manager.go, initDBDriver); PostgreSQL
+        checks the CREATEDB privilege before it checks whether the database exists, so
+        without it the server stops with "permission denied to create database". The
+        password must also survive an unquoted libpq DSN there (client/sql.go): no spaces,
+        quotes or backslashes."""
         ...

@@ -91,3 +91,14 @@ def tenant_capacity(
                 f"a GPU is shared by at most {replicas} (platform.gpu.timeSlicing.replicas)",
                 f"raise timeSlicing.replicas to {course.notebook_gpu_fraction} or use 1/{replicas}",
             )  # fmt: skip
+
+
+def served_by_tenants(top: Fields, tenants: TenantsConfig, platform: PlatformSettings) -> None:
+    """Every served model lives in a tenant's namespace: its quotas, policies and people."""
+    names = {m.name for m in tenants.members}
+    for index, model in enumerate(platform["serving"].models):
+        if model.namespace not in names:
+            top.problems.add(
+                f"{top.key('platform')}.serving.models[{index}].namespace", model.namespace,
+                "is not a tenant", f"name a faculty or course namespace: {', '.join(sorted(names)) or 'none configured'}",
+            )  # fmt: skip

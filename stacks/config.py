@@ -101,6 +101,8 @@ def parse_config(
         checks.networks(top, k8s, machines)
     if tenant_config and platform and site.hosts_known:
         checks.tenant_capacity(top, tenant_config, platform, site)
+    if tenant_config and platform:
+        checks.served_by_tenants(top, tenant_config, platform)
     problems.raise_if_any()
     return StackConfig(
         stack=stack,

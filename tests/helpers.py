@@ -3,12 +3,15 @@ graph of an evaluation, and one add-on deployed on its own."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 from pulumi.runtime import rpc
 
@@ -21,6 +24,7 @@ from model.identity import Oidc
 from model.inventory import GpuSpec, Host, Inventory, SshAccess
 from model.settings import Context
 from model.site import Site
+from model.tenants import TenantsConfig
 
 Config = dict[str, Any]
 # The Kubernetes OpenAPI schema objects are validated against: the pinned minor's.
@@ -182,14 +186,19 @@ def deploy_addon(
     shared_filesystem_id: str | None = None,
     before: Iterable[Addon] = (),
     identity: Callable[[], Oidc] | None = None,
+    deployed: Callable[[], Mapping[str, Deployed]] | None = None,
+    domain: str = "ml.example.edu",
+    tenants: TenantsConfig | None = None,
+    preview: bool = False,
 ) -> Evaluation:
     """`addon` deployed alone from `settings`, under the offline engine: what it registers,
     with a stand-in `cluster` component as everything it waits for. `others` are other
-    add-ons' settings it reads; `enabled` the other add-ons the stack has. `before`: add-ons
-    deployed first, for real (their settings in `others`), that `addon` uses (a consumer and
-    the object store or PostgreSQL); each waits for those of its needs among them. On AWS the
-    inventory carries an AWS provider, as stacks/aws.py's does. `identity` makes the OIDC
-    provider inside the program (its client secret is an Output)."""
+    add-ons' settings it reads; `enabled` the other add-ons the stack has; `deployed` makes,
+    inside the program, the add-ons deployed before it (e.g. fake data services). `before`:
+    add-ons deployed first, for real (their settings in `others`), that `addon` uses (a
+    consumer and the object store or PostgreSQL); each waits for those of its needs among
+    them. On AWS the inventory carries an AWS provider, as stacks/aws.py's does. `identity`
+    makes the OIDC provider inside the program (its client secret is an Output)."""
 
     def program() -> None:
         # A custom resource: depending on a component means depending on its children.
@@ -209,28 +218,34 @@ def deploy_addon(
             shared_filesystem_id,
             cloud_provider=provider,
         )
+        # Stand-ins for the hosts' joins, named join-<host>.
+        nodes = {h.name: random.RandomString(f"join-{h.name}", length=4) for h in inventory.hosts}
         every = {addon.name: settings, **(others or {})}
         oidc = identity() if identity else None
-        deployed: dict[str, Deployed] = {}
+        made: dict[str, Deployed] = dict(deployed()) if deployed else {}
         first = list(before)
         for current in [*first, addon]:
-            needed = [deployed[n].component for n in current.needs if n in deployed]
+            # Waits for its needs among `before` (stand-ins from `deployed` are not waited for).
+            real = {a.name for a in first}
+            needed = [made[n].component for n in current.needs if n in made and n in real]
             context = AddonContext(
                 site=where,
                 inventory=inventory,
-                domain="ml.example.edu",
+                domain=domain,
                 settings=every,
                 enabled_addons=frozenset({addon.name, *enabled, *(a.name for a in first)}),
                 depends_on=needed or [cluster],
-                deployed=dict(deployed),
+                deployed=dict(made),
                 opts=pulumi.ResourceOptions(parent=platform),
+                tenants=tenants or TenantsConfig(),
                 identity=oidc,
+                nodes=nodes,
             )
-            deployed[current.name] = current.deploy(every.get(current.name), context)
-        for name, value in deployed[addon.name].exports.items():
+            made[current.name] = current.deploy(every.get(current.name), context)
+        for name, value in made[addon.name].exports.items():
             pulumi.export(name, value)
 
-    return run(program).check()
+    return run(program, preview=preview).check()
 
 
 def read_platform_config(platform: Mapping[str, Any], at: Site | None = None) -> PlatformSettings:
@@ -247,3 +262,119 @@ def refused(error: ConfigError, key: str) -> str:
     found = [p.render() for p in error.problems if p.key == key]
     assert found, f"no problem names {key}: {error}"
     return " ".join(found)
+
+
+# ---- upstream manifests applied by a Command ---------------------------------------------------
+
+
+def stdin_parameters(command: Registration) -> dict[str, str]:
+    """The parameters a step bundle (a remote Command's stdin) exports."""
+    bundle = command.inputs["stdin"]
+    exports = bundle[bundle.index("{\n") + 2 : bundle.index("\n# ---- common.sh ----")]
+    tokens = shlex.split(exports)
+    return dict(t.split("=", 1) for t in tokens if t != "export")
+
+
+def applied_kustomization(command: Registration) -> dict[str, Any]:
+    """The kustomization an `apply-manifests` Command builds and applies."""
+    text = base64.b64decode(stdin_parameters(command)["KUSTOMIZATION_B64"]).decode()
+    return yaml_load(text)
+
+
+def yaml_load(text: str) -> Any:
+    from components import yamltext
+
+    return yamltext.load(text)
+
+
+# ---- data services, faked -----------------------------------------------------------------------
+
+
+class FakeObjectStore(pulumi.ComponentResource):
+    """model.services.ObjectStore as a consumer sees it: each bucket a Secret with its own
+    credentials in the consumer's namespace. `calls` records what was asked."""
+
+    def __init__(self, endpoint: str = "http://rook-ceph-rgw-store.rook-ceph.svc:80") -> None:
+        super().__init__("test:index:ObjectStore", "object-store")
+        self.endpoint = endpoint
+        self.calls: list[dict[str, Any]] = []
+
+    def bucket(self, consumer, namespace, *, versioned=False, expire_after_days=None,
+               depends_on=(), endpoint_key=None, parent=None):  # fmt: skip
+        from model.services import ACCESS_KEY_ID, SECRET_ACCESS_KEY, BucketAccess
+
+        self.calls.append({"consumer": consumer, "namespace": namespace, "versioned": versioned})
+        secret = kubernetes.core.v1.Secret(
+            f"{consumer}-bucket",
+            metadata={"name": f"{consumer}-bucket", "namespace": namespace},
+            string_data={
+                ACCESS_KEY_ID: pulumi.Output.secret("fake-access-key-id"),
+                SECRET_ACCESS_KEY: pulumi.Output.secret("fake-secret-access-key"),
+            },
+            opts=pulumi.ResourceOptions(parent=parent or self, depends_on=list(depends_on)),
+        )
+        bucket = random.RandomString(f"{consumer}-bucket-suffix", length=6, special=False,
+                                     upper=False, opts=pulumi.ResourceOptions(parent=self))  # fmt: skip
+        return BucketAccess(
+            endpoint=self.endpoint,
+            region="us-east-1",
+            bucket=pulumi.Output.concat(consumer, "-", bucket.result),
+            namespace=namespace,
+            secret_name=f"{consumer}-bucket",
+            ready=[secret],
+        )
+
+
+class FakePostgres(pulumi.ComponentResource):
+    """model.services.Postgres: each database a Secret with its owner's credentials."""
+
+    def __init__(self) -> None:
+        super().__init__("test:index:Postgres", "postgres")
+        self.calls: list[dict[str, Any]] = []
+
+    def database(self, name, namespace, *, depends_on=(), createdb=False, parent=None):
+        from model.services import PASSWORD, USERNAME, DatabaseAccess
+
+        self.calls.append({"name": name, "namespace": namespace, "createdb": createdb})
+        secret = kubernetes.core.v1.Secret(
+            f"{name}-db",
+            metadata={"name": f"{name}-db", "namespace": namespace},
+            string_data={USERNAME: name, PASSWORD: pulumi.Output.secret(f"fake-{name}-password")},
+            opts=pulumi.ResourceOptions(parent=parent or self, depends_on=list(depends_on)),
+        )
+        return DatabaseAccess(
+            "postgres-rw.postgres.svc", 5432, name, namespace, f"{name}-db", [secret]
+        )
+
+
+def fake_data_services(
+    object_store: FakeObjectStore | None = None, postgres: FakePostgres | None = None
+) -> dict[str, Deployed]:
+    return {
+        "object-store": Deployed(object_store or FakeObjectStore()),
+        "postgres": Deployed(postgres or FakePostgres()),
+    }
+
+
+def documented(page: str, kind: str) -> list[dict[str, Any]]:
+    """The objects of `kind` in the ```yaml blocks of docs/<page>."""
+    import re
+    from pathlib import Path
+
+    from components import yamltext
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    return [d for d in (yamltext.load(b) for b in blocks) if d and d.get("kind") == kind]
+
+
+def bundle_params(registration: Registration) -> dict[str, str]:
+    """The parameters of a host step, from the `export NAME=value` lines of its stdin."""
+
+    stdin = rpc.unwrap_rpc_secret(registration.inputs["stdin"])
+    params = {}
+    for line in stdin.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, value = line[len("export ") :].partition("=")
+            params[name] = shlex.split(value)[0] if value else ""
+    return params

@@ -165,10 +165,13 @@ def plain(value: Any) -> Any:
     return value
 
 
-def digest(chart: str, version: str, values: Any) -> str:
-    """sha256 of (chart, version, values) in canonical JSON."""
+def digest(chart: str, version: str, values: Any, skip_crds: bool = False) -> str:
+    """sha256 of (chart, version, values, and skipCrds when set) in canonical JSON."""
+    document = {"chart": chart, "version": version, "values": values}
+    if skip_crds:
+        document["skip_crds"] = True
     text = json.dumps(
-        {"chart": chart, "version": version, "values": values},
+        document,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,
@@ -186,6 +189,8 @@ class Release:
     version: str
     namespace: str
     values: Any
+    # `skipCrds`: Helm leaves the chart's crds/ out (the program applies those CRDs itself).
+    skip_crds: bool = False
 
     @property
     def chart(self) -> str:
@@ -193,7 +198,7 @@ class Release:
 
     @property
     def digest(self) -> str:
-        return digest(self.chart, self.version, self.values)
+        return digest(self.chart, self.version, self.values, self.skip_crds)
 
 
 def chart_name(reference: str) -> str:
@@ -223,6 +228,7 @@ def releases(evaluation: Evaluation) -> dict[str, Release]:
             version=inputs["version"],
             namespace=inputs.get("namespace") or "default",
             values=plain(inputs.get("values") or {}),
+            skip_crds=bool(inputs.get("skipCrds")),
         )
     return found
 
@@ -714,7 +720,7 @@ def render(release: Release, sources: Path, kube_version: str, api_versions: lis
                     documents.append(document)
         merged = chart.merge_values(values)
         crd_documents = []
-        for crd in chart.crds:
+        for crd in [] if release.skip_crds else chart.crds:
             parts = crd["filename"].split("/")[1:]
             chain = []
             while len(parts) > 2 and parts[0] == "charts":

@@ -19,10 +19,14 @@ from components.addons import (
     mlflow,
     monitoring,
     object_store,
+    pipelines,
     postgres,
     prometheus_crds,
     rancher,
+    ray,
+    serving,
     storage,
+    trainer,
 )
 from components.addons.addon import Addon
 
@@ -43,4 +47,8 @@ ADDONS: tuple[Addon, ...] = (
     rancher.ADDON,
     longhorn_ui.ADDON,
     longhorn_backups.ADDON,
+    serving.ADDON,
+    ray.ADDON,
+    trainer.ADDON,
+    pipelines.ADDON,
 )

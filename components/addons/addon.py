@@ -38,6 +38,9 @@ class AddonContext:
     deployed: Mapping[str, Deployed]
     # Parent: the platform component; providers come from it.
     opts: pulumi.ResourceOptions
+    # Host name -> what makes that host a node of the cluster (its join): what an add-on
+    # needs running on particular hosts (Ceph's OSDs on the storage hosts) waits for it.
+    nodes: Mapping[str, pulumi.Resource] = field(default_factory=dict)
     # Professors and courses, and the identity provider when there is one.
     tenants: TenantsConfig = field(default_factory=TenantsConfig)
     identity: Oidc | None = None

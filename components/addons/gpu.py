@@ -16,6 +16,7 @@ import pulumi
 
 from components import versions, yamltext
 from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.admin import upstream_dashboard
 from components.addons.helm import PRIVILEGED, namespace, release
 from model.fields import Fields
 from model.settings import Context, Derived, PerSite, setting, subsection
@@ -68,6 +69,8 @@ def _check(
 @dataclass(frozen=True)
 class GpuOperatorArgs:
     settings: GpuSettings
+    # Ships the DCGM dashboard (when the stack has monitoring).
+    context: AddonContext | None
     # The ServiceMonitor CRD: the operator creates dcgm-exporter's ServiceMonitor only if
     # the CRD exists when it reconciles, and does not look again.
     depends_on: Sequence[pulumi.Resource]
@@ -107,6 +110,10 @@ def gpu_operator_values(settings: GpuSettings) -> dict[str, Any]:
             "serviceMonitor": {
                 "enabled": True,
                 "interval": "15s",
+                # The exporter labels each GPU's series with the namespace and pod using it;
+                # honoured, they stay those (not exported_namespace), so per-tenant GPU use
+                # is a plain `sum by (namespace)`.
+                "honorLabels": True,
                 # The node name on every GPU series; alerts and dashboards group by it.
                 "relabelings": [
                     {
@@ -147,11 +154,21 @@ class GpuOperator(pulumi.ComponentResource):
             # A managed driver is compiled on each node at first install.
             timeout_seconds=1800,
         )
+        if args.context is not None and args.context.enabled("monitoring"):
+            upstream_dashboard(
+                f"{name}-dashboard",
+                versions.DCGM_DASHBOARD,
+                self.NAMESPACE,
+                "GPU",
+                args.context,
+                self,
+                [ns],
+            )
         self.register_outputs({})
 
 
 def _deploy(settings: GpuSettings, context: AddonContext) -> Deployed:
-    args = GpuOperatorArgs(settings, context.depends_on)
+    args = GpuOperatorArgs(settings, context, context.depends_on)
     return Deployed(GpuOperator("gpu-operator", args, context.opts))
 
 

@@ -26,8 +26,8 @@ CONTROL_PLANE_TOLERATION = {
 }
 
 # Pod Security admission: add-ons that need host access (node agents, CSI plugins, speakers)
-# run in privileged namespaces; the rest get restricted where their pods comply, baseline
-# otherwise.
+# run in privileged namespaces; the others get baseline, or restricted where every pod they
+# run allows it (tests/charts/test_pod_security.py checks the charts' pods against the label).
 PRIVILEGED = "privileged"
 BASELINE = "baseline"
 RESTRICTED = "restricted"
@@ -56,14 +56,19 @@ def release(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     timeout_seconds: int = 600,
-    atomic: bool = True,
+    stateful: bool = False,
+    skip_crds: bool = False,
 ) -> kubernetes.helm.v3.Release:
     """`chart` installed as release `name` (fixed, so Service names are predictable).
 
-    `atomic`: a failed install or upgrade is rolled back (and a failed first install
-    uninstalled). Releases that keep data (storage, databases, their operators) pass False: an
-    uninstall there can take volumes, pools or clusters with it; a failed release is left for
-    the next `pulumi up` or an operator to look at instead."""
+    A stateless release is `atomic`: a failed install or upgrade is rolled back rather than
+    left half-done. A `stateful` one (it owns data, or the CRDs of objects that do) never
+    is: rolling back a failed first install uninstalls it, and with it the data it already
+    wrote (a CephCluster's mon stores and OSDs, a Grafana volume); it is left as it is for the
+    next `pulumi up` to complete.
+
+    `skip_crds`: the chart's crds/ are left out because the program applies them itself on
+    every version bump (Helm installs crds/ once and never upgrades them)."""
     namespace_name = namespace if isinstance(namespace, str) else namespace.metadata.name
     return kubernetes.helm.v3.Release(
         name,
@@ -75,10 +80,10 @@ def release(
         else None,
         namespace=namespace_name,
         values=values,
-        atomic=atomic,
-        # Objects a failed upgrade created are removed again (never existing ones).
-        cleanup_on_fail=True,
+        atomic=not stateful,
+        cleanup_on_fail=not stateful,
         timeout=timeout_seconds,
         max_history=5,
+        skip_crds=skip_crds or None,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )

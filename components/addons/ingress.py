@@ -56,7 +56,11 @@ def traefik_values(args: TraefikArgs) -> dict[str, Any]:
         },
         "ports": {
             "web": {
-                # cert-manager's HTTP-01 challenges must not be redirected to HTTPS.
+                # The entry point's HTTPS redirect then leaves /.well-known/acme-challenge/ to
+                # other routers, so cert-manager's HTTP-01 solver Ingress answers challenges over
+                # plain HTTP; without it the redirect (a router of the highest priority) takes
+                # them (traefik/traefik pkg/provider/traefik/internal.go, `redirection`: the rule
+                # gains `&& !PathPrefix(...)`). The platform uses no ACME resolver of Traefik's.
                 "allowACMEByPass": True,
                 "http": {
                     "redirections": {

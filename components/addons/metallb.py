@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components import versions
+from components.addons import admin
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.helm import CONTROL_PLANE_TOLERATION, PRIVILEGED, namespace, release
 
@@ -19,6 +20,8 @@ from components.addons.helm import CONTROL_PLANE_TOLERATION, PRIVILEGED, namespa
 class MetalLbArgs:
     addresses: str  # first-last, from baremetal.loadBalancerAddresses
     depends_on: Sequence[pulumi.Resource]
+    # Where the webhook gate runs from.
+    context: AddonContext
 
 
 def metallb_values() -> dict[str, Any]:
@@ -45,17 +48,29 @@ class MetalLb(pulumi.ComponentResource):
         # The speaker uses the host network to answer ARP.
         ns = namespace(self.NAMESPACE, PRIVILEGED, self, args.depends_on)
         chart = release("metallb", versions.METALLB, ns, metallb_values(), self)
-        # MetalLB's webhook refuses pools until its controller is ready: the release waits
-        # for that, so the pool comes after it.
-        after_chart = pulumi.ResourceOptions(parent=self, depends_on=[chart])
         metadata = {"name": self.POOL, "namespace": self.NAMESPACE}
+        pool = {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": metadata,
+            "spec": address_pool_spec(args.addresses),
+        }
+        # The controller reports Ready before its webhook listens: its readiness check is a
+        # plain ping, and the webhook is registered only once cert rotation has written its
+        # certificate (metallb/metallb@v0.16.1:internal/k8s/k8s.go, AddReadyzCheck with
+        # healthz.Ping; enableWebhook after <-startListeners). pulumi-kubernetes does not retry
+        # a webhook's refusal, so the pool waits until the webhook admits it in a dry run.
+        webhook = admin.wait_for_webhook(
+            f"{name}-webhook-ready", "MetalLB's webhook", pool, args.context, self, [chart]
+        )
+        after_webhook = pulumi.ResourceOptions(parent=self, depends_on=[webhook])
         self.pool = kubernetes.apiextensions.CustomResource(
             f"{name}-pool",
-            api_version="metallb.io/v1beta1",
-            kind="IPAddressPool",
+            api_version=pool["apiVersion"],
+            kind=pool["kind"],
             metadata=metadata,
-            spec=address_pool_spec(args.addresses),
-            opts=after_chart,
+            spec=pool["spec"],
+            opts=after_webhook,
         )
         kubernetes.apiextensions.CustomResource(
             f"{name}-l2",
@@ -63,7 +78,7 @@ class MetalLb(pulumi.ComponentResource):
             kind="L2Advertisement",
             metadata=metadata,
             spec={"ipAddressPools": [self.POOL]},
-            opts=after_chart,
+            opts=after_webhook,
         )
         self.register_outputs({})
 
@@ -72,7 +87,8 @@ def _deploy(_settings: None, context: AddonContext) -> Deployed:
     pool = context.site.load_balancer_pool
     if pool is None:
         raise ValueError("MetalLB is enabled only where the site has a load-balancer pool")
-    return Deployed(MetalLb("metallb", MetalLbArgs(pool, context.depends_on), context.opts))
+    args = MetalLbArgs(pool, context.depends_on, context)
+    return Deployed(MetalLb("metallb", args, context.opts))
 
 
 ADDON: Addon[None] = Addon(

@@ -1,5 +1,6 @@
-"""Monitoring: kube-prometheus-stack with a generated Grafana password, GPU and Ceph
-dashboards, and the alerts its defaults lack (its CRDs come first, from `prometheus_crds`).
+"""Monitoring: kube-prometheus-stack with a generated Grafana password and the alerts its
+defaults lack (its CRDs come first, from `prometheus_crds`). Dashboards come with the add-ons
+they show, as ConfigMaps the Grafana sidecar loads.
 
 Its default rules already alert on nodes not ready (KubeNodeNotReady), etcd (etcdNoLeader,
 etcdMembersDown, ...) and kubelet and client certificate expiry; the program adds GPU XID
@@ -42,6 +43,11 @@ class MonitoringSettings:
         format=BINARY_SIZE,
         doc="Prometheus' volume; it keeps at most 85% of it, dropping the oldest data first",
     )
+    pushgateway: bool = setting(
+        "pushgateway",
+        False,
+        doc="a Prometheus Pushgateway for batch jobs' metrics (the MLOps drift check pushes there)",
+    )
     # Rendered by the chart through `tpl`: a class name, nothing else.
     storage_class: str | None = setting(
         "storageClass",
@@ -66,8 +72,6 @@ def _check(
 @dataclass(frozen=True)
 class MonitoringArgs:
     settings: MonitoringSettings
-    ceph_dashboards: bool
-    gpu_dashboards: bool
     # The CRDs and the default StorageClass Prometheus' volume comes from.
     depends_on: Sequence[pulumi.Resource]
     # Grafana is at grafana.<domain>.
@@ -98,35 +102,6 @@ def _volume(size: str, storage_class: str | None) -> dict[str, Any]:
     return {"volumeClaimTemplate": {"spec": spec}}
 
 
-def _dashboards(args: MonitoringArgs) -> dict[str, Any]:
-    folders = [
-        f for f, wanted in (("gpu", args.gpu_dashboards), ("ceph", args.ceph_dashboards)) if wanted
-    ]
-    providers = [
-        {
-            "name": folder,
-            "orgId": 1,
-            "folder": folder.upper(),
-            "type": "file",
-            "disableDeletion": True,
-            "options": {"path": f"/var/lib/grafana/dashboards/{folder}"},
-        }
-        for folder in folders
-    ]
-    return {
-        "dashboardProviders": {
-            "dashboardproviders.yaml": {"apiVersion": 1, "providers": providers}
-        },
-        "dashboards": {
-            folder: {
-                name: {"url": url, "datasource": "Prometheus"}
-                for name, url in versions.GRAFANA_DASHBOARDS[folder].items()
-            }
-            for folder in folders
-        },
-    }
-
-
 def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
     settings = args.settings
     grafana: dict[str, Any] = {
@@ -136,9 +111,21 @@ def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
             "userKey": "admin-user",
             "passwordKey": "admin-password",
         },
+        # Dashboards are ConfigMaps labelled grafana_dashboard in any namespace, each add-on
+        # shipping its own (nothing is fetched when Grafana starts); the grafana_folder
+        # annotation names their folder.
         "sidecar": {
-            "dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}
+            "dashboards": {
+                "enabled": True,
+                "label": "grafana_dashboard",
+                "searchNamespace": "ALL",
+                "folderAnnotation": "grafana_folder",
+                "provider": {"foldersFromFilesStructure": True},
+            }
         },
+        # Its volume is ReadWriteOnce: a rolling update's new pod could never mount it while
+        # the old one holds it, so every Grafana change would hang.
+        "deploymentStrategy": {"type": "Recreate"},
         "persistence": {
             "enabled": True,
             "type": "pvc",
@@ -156,8 +143,6 @@ def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
         "path": "/",
         "tls": [{"secretName": "grafana-tls", "hosts": [args.grafana_host]}],
     }
-    if args.gpu_dashboards or args.ceph_dashboards:
-        grafana.update(_dashboards(args))
     return {
         # The CRDs come from the PrometheusCrds release.
         "crds": {"enabled": False},
@@ -237,6 +222,31 @@ def alert_groups() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+PUSHGATEWAY = "pushgateway"
+# Where batch jobs push: the release's Service (fullnameOverride) in the monitoring namespace.
+PUSHGATEWAY_URL = f"http://{PUSHGATEWAY}.{NAMESPACE}.svc:9091"
+
+
+def pushgateway_values() -> dict[str, Any]:
+    return {
+        "fullnameOverride": PUSHGATEWAY,
+        # honorLabels keeps the pushed `job` and grouping labels (the chart's default, stated:
+        # prometheus-community/helm-charts@prometheus-pushgateway-3.8.0 values.yaml).
+        "serviceMonitor": {"enabled": True, "namespace": NAMESPACE, "honorLabels": True},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "fsGroup": 65534,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containerSecurityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
 class Monitoring(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None
@@ -261,7 +271,11 @@ class Monitoring(pulumi.ComponentResource):
             kube_prometheus_values(args),
             self,
             depends_on=[admin],
+            # Grafana's volume is the chart's; Prometheus' comes from its StatefulSet.
+            stateful=True,
         )
+        if args.settings.pushgateway:
+            release(PUSHGATEWAY, versions.PROMETHEUS_PUSHGATEWAY, ns, pushgateway_values(), self)
         kubernetes.apiextensions.CustomResource(
             f"{name}-platform-alerts",
             api_version="monitoring.coreos.com/v1",
@@ -275,13 +289,7 @@ class Monitoring(pulumi.ComponentResource):
 
 
 def _deploy(settings: MonitoringSettings, context: AddonContext) -> Deployed:
-    args = MonitoringArgs(
-        settings,
-        ceph_dashboards=context.settings["storage"].provider == "rook-ceph",
-        gpu_dashboards=context.enabled("gpu"),
-        depends_on=context.depends_on,
-        domain=context.domain,
-    )
+    args = MonitoringArgs(settings, depends_on=context.depends_on, domain=context.domain)
     monitoring = Monitoring("monitoring", args, context.opts)
     return Deployed(
         monitoring,
@@ -300,7 +308,7 @@ ADDON: Addon[MonitoringSettings] = Addon(
     section="monitoring",
     # Prometheus' volume comes from the storage add-on's default class.
     needs=("prometheus-crds", "storage"),
-    charts=(versions.KUBE_PROMETHEUS_STACK,),
+    charts=(versions.KUBE_PROMETHEUS_STACK, versions.PROMETHEUS_PUSHGATEWAY),
     enabled=lambda settings, _context: settings.enabled,
     when="`enabled`",
     check=_check,

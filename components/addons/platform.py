@@ -72,6 +72,8 @@ class MlPlatformArgs:
     inventory: Inventory
     # What must run before any add-on: the pod network.
     cluster_ready: pulumi.Resource
+    # Host name -> its join (see AddonContext.nodes).
+    nodes: Mapping[str, pulumi.Resource] = field(default_factory=dict)
     tenants: TenantsConfig = field(default_factory=TenantsConfig)
     identity: Oidc | None = None
 
@@ -113,6 +115,7 @@ class MlPlatform(pulumi.ComponentResource):
             depends_on=needed or base,
             deployed=deployed,
             opts=pulumi.ResourceOptions(parent=self),
+            nodes=args.nodes,
             tenants=args.tenants,
             identity=args.identity,
         )

@@ -262,7 +262,7 @@ class PostgresCluster(pulumi.ComponentResource):
             operator_ns,
             operator_values(),
             self,
-            atomic=False,
+            stateful=True,
         )
         plugin = release(
             "plugin-barman-cloud",
@@ -271,7 +271,7 @@ class PostgresCluster(pulumi.ComponentResource):
             {"crds": {"create": True}},
             self,
             depends_on=[operator],
-            atomic=False,
+            stateful=True,
         )
         # PostgreSQL and the plugin's sidecar are restricted-compliant (see above).
         self.namespace = namespace(NAMESPACE, RESTRICTED, self, args.depends_on)
@@ -353,6 +353,7 @@ class PostgresCluster(pulumi.ComponentResource):
         namespace: str,
         *,
         depends_on: Sequence[pulumi.Resource] = (),
+        createdb: bool = False,
         parent: pulumi.Resource | None = None,
     ) -> DatabaseAccess:
         owner = parent or self
@@ -389,6 +390,7 @@ class PostgresCluster(pulumi.ComponentResource):
                 "cluster": {"name": CLUSTER},
                 "name": name,
                 "login": True,
+                "createdb": createdb,
                 "passwordSecret": {"name": f"role-{object_name}"},
                 # Switching a consumer off keeps its role and data.
                 "databaseRoleReclaimPolicy": "retain",

@@ -79,6 +79,8 @@ class KubeadmCluster(pulumi.ComponentResource):
             self.joins[host.name] = previous
         for host in inventory.workers:
             self.joins[host.name] = self._join(host, [init, refresh, prepared[host.name]])
+        # Host name -> what makes it a node: what needs a particular host waits for this.
+        self.node_ready: dict[str, pulumi.Resource] = {first.name: init, **self.joins}
         for host in inventory.hosts:
             if host is not first:
                 self._drain_on_removal(first, host, self.joins[host.name])

@@ -42,7 +42,7 @@ def test_the_setup_tables_name_what_the_workflows_read():
                 stacks = (job.get("strategy") or {}).get("matrix", {}).get("stack", [None])
                 environments |= {environment.replace("${{ matrix.stack }}", str(s)) for s in stacks}
         names |= set(re.findall(r"(?:secrets|vars)\.([A-Z_]+)", path.read_text()))
-    assert environments == {"lab-preview", "dev-preview", "dev"}
+    assert environments == {"lab-preview", "dev-preview", "dev", "mlops"}
     for environment in environments:
         assert f"| `{environment}` |" in text, environment
     for name in names:

@@ -5,7 +5,6 @@ under bash with a stub kubectl."""
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import textwrap
 from pathlib import Path
@@ -100,7 +99,15 @@ case " $* " in
         [[ $state == missing ]] && { echo 'Error from server (NotFound)' >&2; exit 1; }
         printf '%s' "$state"
         ;;
-    *" get pods "*) cat "$S/pods" 2>/dev/null ;;
+    *" get pods "*)
+        # pods.1, pods.2 ... one per call, the last one repeating.
+        n=$(cat "$S/pods-calls" 2>/dev/null || echo 0)
+        n=$((n + 1))
+        echo "$n" >"$S/pods-calls"
+        while ((n > 1)) && [[ ! -e $S/pods.$n ]]; do n=$((n - 1)); done
+        cat "$S/pods.$n" 2>/dev/null
+        ;;
+    *" get nodes "*) printf '%s' "$(cat "$S/planes" 2>/dev/null || echo cp-1 cp-2 cp-3)" ;;
     *) exit 3 ;;
 esac
 """
@@ -110,6 +117,7 @@ PASSTHROUGH = {
     "hostname": "echo test-host",
 }
 IMAGE = f"quay.io/calico/node:{versions.CALICO_VERSION}"
+CONTROL_PLANES_READY = "cp-1=Running/True\ncp-2=Running/True\ncp-3=Running/True\n"
 
 
 class Host:
@@ -125,9 +133,10 @@ class Host:
             path.write_text(body if body.startswith("#!") else f"#!/bin/bash\n{body}\n")
             path.chmod(0o755)
 
-    def daemonset(self, *states: str, pods: str = "") -> None:
+    def daemonset(self, *states: str, pods: tuple[str, ...] = (CONTROL_PLANES_READY,)) -> None:
         (self.root / ".stub/ds").write_text("\n".join(states) + "\n")
-        (self.root / ".stub/pods").write_text(textwrap.dedent(pods))
+        for n, listing in enumerate(pods, start=1):
+            (self.root / f".stub/pods.{n}").write_text(textwrap.dedent(listing))
 
     def run(self, **overrides: str) -> subprocess.CompletedProcess:
         params = {
@@ -163,14 +172,22 @@ def ds(desired: int, updated: int, ready: int, image: str = IMAGE, observed: int
     return f"2 {observed} {desired} {updated} {ready} {image}"
 
 
-def test_ready_when_calico_node_is_ready_on_every_node(host):
+def test_ready_when_calico_node_is_ready_on_the_control_planes(host):
     host.daemonset(ds(43, 43, 43))
     result = host.run()
     assert result.returncode == 0, result.stderr
-    assert "calico-node v3.32.1 is Ready on all 43 nodes" in result.stderr
+    assert "calico-node v3.32.1 is Ready on the control planes (on 43 of 43 nodes)" in result.stderr
     assert host.calls("sleep") == []
-    (call,) = host.calls("kubectl")
-    assert "--kubeconfig" in shlex.split(call) and f"{host.root}/etc/kubernetes/admin.conf" in call
+    for call in host.calls("kubectl"):
+        assert f"--kubeconfig {host.root}/etc/kubernetes/admin.conf" in call
+
+
+def test_a_worker_that_is_not_ready_does_not_hold_the_platform_back(host):
+    pods = CONTROL_PLANES_READY + "gpu-07=Running/False\ngpu-12=Pending/\n"
+    host.daemonset(ds(43, 43, 41), pods=(pods,))
+    result = host.run()
+    assert result.returncode == 0, result.stderr
+    assert host.calls("sleep") == []
 
 
 def test_waits_while_the_operator_creates_and_rolls_out_calico_node(host):
@@ -181,6 +198,7 @@ def test_waits_while_the_operator_creates_and_rolls_out_calico_node(host):
         ds(3, 1, 1),
         ds(3, 3, 2),
         ds(3, 3, 3),
+        pods=("cp-1=Running/True\ncp-2=Running/False\ncp-3=Pending/\n", CONTROL_PLANES_READY),
     )
     result = host.run(TIMEOUT_SECONDS="100")
     assert result.returncode == 0, result.stderr
@@ -190,7 +208,7 @@ def test_waits_while_the_operator_creates_and_rolls_out_calico_node(host):
         "calico-node runs quay.io/calico/node:v3.31.0, not v3.32.1",
         "the calico-node DaemonSet's new spec is not observed yet",
         "calico-node is updated on 1 of 3 nodes",
-        "calico-node is Ready on 2 of 3 nodes",
+        "calico-node is not Ready on the control planes cp-2 cp-3 (Ready on 2 of 3 nodes)",
     ):
         assert f"waiting: {reason}" in result.stderr
 
@@ -198,16 +216,17 @@ def test_waits_while_the_operator_creates_and_rolls_out_calico_node(host):
 def test_gives_up_after_the_timeout_naming_what_is_not_ready(host):
     pods = """\
         cp-1=Running/True
-        gpu-07=Running/False
+        cp-2=Running/False
         gpu-12=Pending/
     """
-    host.daemonset(ds(43, 43, 41), pods=pods)
+    host.daemonset(ds(43, 43, 41), pods=(pods,))
     result = host.run(TIMEOUT_SECONDS="60", POLL_SECONDS="10")
     assert result.returncode == 1
     assert len(host.calls("sleep")) == 5  # 6 looks in 60 seconds, no sleep after the last
     assert result.stderr.splitlines()[-1] == (
         "ml-platform: calico-ready failed on cp-1: Calico is not ready after 60s: calico-node "
-        "is Ready on 41 of 43 nodes; not Ready: gpu-07=Running gpu-12=Pending "
+        "is not Ready on the control planes cp-2 cp-3 (Ready on 41 of 43 nodes); not Ready: "
+        "cp-2=Running gpu-12=Pending "
         "(kubectl -n calico-system get pods -l k8s-app=calico-node; kubectl get tigerastatus)"
     )
 

@@ -63,7 +63,17 @@ def object_store_spec() -> dict:
         "dataPool": replicated_pool(),
         # Buckets outlive a mistaken removal of the store from the config.
         "preservePoolsOnDelete": True,
-        "gateway": {"port": GATEWAY_PORT, "instances": 2},
+        # Resources and priority as the chart's default store has them (rook/rook@v1.20.6:
+        # deploy/charts/rook-ceph-cluster/values.yaml, cephObjectStores[0].spec.gateway).
+        "gateway": {
+            "port": GATEWAY_PORT,
+            "instances": 2,
+            "resources": {
+                "limits": {"memory": "2Gi"},
+                "requests": {"cpu": "1000m", "memory": "1Gi"},
+            },
+            "priorityClassName": "system-cluster-critical",
+        },
     }
 
 

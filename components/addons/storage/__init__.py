@@ -102,7 +102,10 @@ def _deploy(settings: StorageSettings, context: AddonContext) -> Deployed:
         StorageNode(str(h.node_name or h.name), h.storage_devices)
         for h in context.inventory.storage_hosts
     )
-    args = RookCephArgs(nodes, context.depends_on)
+    joined = [
+        context.nodes[h.name] for h in context.inventory.storage_hosts if h.name in context.nodes
+    ]
+    args = RookCephArgs(nodes, context.depends_on, joined, context)
     return Deployed(RookCeph("rook-ceph", args, context.opts))
 
 

@@ -74,6 +74,6 @@ class Longhorn(pulumi.ComponentResource):
             timeout_seconds=1200,
             # Volumes and their replicas live in Longhorn's objects: never uninstall it
             # because an install or upgrade failed.
-            atomic=False,
+            stateful=True,
         )
         self.register_outputs({})

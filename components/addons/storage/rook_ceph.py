@@ -13,9 +13,12 @@ from typing import Any
 import pulumi
 
 from components import versions
+from components.addons import admin
+from components.addons.addon import AddonContext
 from components.addons.helm import PRIVILEGED, namespace, release
 
 ROOK_NAMESPACE = "rook-ceph"
+BLOCK_POOL = "ceph-blockpool"
 BLOCK_CLASS = "ceph-block"
 FILESYSTEM_CLASS = "ceph-filesystem"
 # Ceph's replicas sit on distinct hosts; three survive the loss of one.
@@ -33,6 +36,10 @@ class RookCephArgs:
     nodes: tuple[StorageNode, ...]
     # The Prometheus CRDs: the cluster chart ships PrometheusRules.
     depends_on: Sequence[pulumi.Resource]
+    # The storage hosts as nodes (their joins): the cluster's OSDs run on them.
+    nodes_joined: Sequence[pulumi.Resource]
+    # Where its gates and dashboards run from.
+    context: AddonContext
 
 
 def _csi_secrets(driver: str) -> dict[str, str]:
@@ -72,6 +79,9 @@ def ceph_csi_drivers_values() -> dict[str, Any]:
             "driverSpecDefaults": {
                 "imageSet": {"name": "rook-csi-operator-image-set-configmap"},
                 "nodePlugin": {"priorityClassName": "system-node-critical"},
+                # Rook's values for this chart (rook/rook@v1.20.6:deploy/charts/
+                # ceph-csi-drivers/values.yaml): provisioners are cluster-critical.
+                "controllerPlugin": {"priorityClassName": "system-cluster-critical"},
             },
         },
         # Replicas and tolerations set per driver: the chart always writes them there, and
@@ -128,7 +138,7 @@ def rook_cluster_values(args: RookCephArgs) -> dict[str, Any]:
         },
         "cephBlockPools": [
             {
-                "name": "ceph-blockpool",
+                "name": BLOCK_POOL,
                 "spec": _replicated(),
                 "storageClass": {
                     "enabled": True,
@@ -152,7 +162,18 @@ def rook_cluster_values(args: RookCephArgs) -> dict[str, Any]:
                 "spec": {
                     "metadataPool": _replicated(failure_domain=False),
                     "dataPools": [{"name": "data0", **_replicated()}],
-                    "metadataServer": {"activeCount": 1, "activeStandby": True},
+                    # The chart's defaults for the MDS (a list entry replaces the default
+                    # entry whole): rook/rook@v1.20.6:deploy/charts/rook-ceph-cluster/
+                    # values.yaml, cephFileSystems[0].spec.metadataServer.
+                    "metadataServer": {
+                        "activeCount": 1,
+                        "activeStandby": True,
+                        "resources": {
+                            "limits": {"memory": "4Gi"},
+                            "requests": {"cpu": "1000m", "memory": "4Gi"},
+                        },
+                        "priorityClassName": "system-cluster-critical",
+                    },
                 },
                 "storageClass": {
                     "enabled": True,
@@ -183,10 +204,10 @@ class RookCeph(pulumi.ComponentResource):
         super().__init__("ml-platform:platform:RookCeph", name, None, opts)
         # OSDs and CSI node plugins need host devices and mounts.
         ns = namespace(ROOK_NAMESPACE, PRIVILEGED, self, args.depends_on)
-        # None of the three is atomic: uninstalling a failed Rook release can take the
-        # cluster's pools with it.
+        # Stateful: its CRDs hold every Ceph object; a rolled back first install would take
+        # them with it.
         operator = release(
-            "rook-ceph", versions.ROOK_CEPH, ns, rook_operator_values(), self, atomic=False
+            "rook-ceph", versions.ROOK_CEPH, ns, rook_operator_values(), self, stateful=True
         )
         drivers = release(
             "ceph-csi-drivers",
@@ -195,17 +216,45 @@ class RookCeph(pulumi.ComponentResource):
             ceph_csi_drivers_values(),
             self,
             depends_on=[operator],
-            atomic=False,
         )
-        # OSDs on fresh devices take a while to prepare; the release waits for the pools.
+        # Its mons and OSDs run on the storage hosts: they must be nodes first. Stateful: a
+        # failed first install must leave the mon stores and OSDs for the next run to finish,
+        # not uninstall the CephCluster over them.
+        values = rook_cluster_values(args)
         self.cluster = release(
             "rook-ceph-cluster",
             versions.ROOK_CEPH_CLUSTER,
             ns,
-            rook_cluster_values(args),
+            values,
             self,
-            depends_on=[drivers],
+            depends_on=[drivers, *args.nodes_joined],
             timeout_seconds=1800,
-            atomic=False,
+            stateful=True,
         )
+        # Helm's wait ends when the toolbox runs; the pools are Ready when Rook has created
+        # them on running OSDs (rook/rook@v1.20.6:pkg/operator/ceph/pool/status.go sets
+        # status.phase). Whatever needs a volume waits for these, through this component.
+        revision = admin.revision(versions.ROOK_CEPH_CLUSTER, values)
+        for kind, pool in (("cephblockpool", BLOCK_POOL), ("cephfilesystem", FILESYSTEM_CLASS)):
+            admin.wait_for_status(
+                f"{name}-{pool}-ready",
+                f"{kind}/{pool}",
+                ROOK_NAMESPACE,
+                "Ready",
+                args.context,
+                self,
+                [self.cluster],
+                revision,
+            )
+        if args.context.enabled("monitoring"):
+            for dashboard in versions.CEPH_DASHBOARDS:
+                admin.upstream_dashboard(
+                    f"{name}-{dashboard.name}-dashboard",
+                    dashboard,
+                    ROOK_NAMESPACE,
+                    "Ceph",
+                    args.context,
+                    self,
+                    [ns],
+                )
         self.register_outputs({})

@@ -3,7 +3,9 @@
 # CNI finds a pod network. The tigera-operator chart is "installed" once the operator
 # Deployment is up; the operator then creates calico-node in calico-system. Ready means: the
 # calico-node DaemonSet of CALICO_VERSION is rolled out (status observed, every scheduled pod
-# updated) and every one of its pods is Ready. Runs on the first control plane.
+# updated) and calico-node is Ready on every control plane. Workers are not waited for: they
+# join in parallel, a slow or dead one must not hold the platform back, and the scheduler
+# keeps pods off a node until its network is Ready. Runs on the first control plane.
 # Parameters: NODE_NAME, CALICO_VERSION, TIMEOUT_SECONDS (bounded wait), POLL_SECONDS;
 # VALUES_DIGEST is not read: it is there so that new chart values run the gate again.
 # shellcheck source-path=SCRIPTDIR
@@ -28,10 +30,25 @@ daemonset_state() {
     kctl -n calico-system get daemonset calico-node -o jsonpath='{.metadata.generation} {.status.observedGeneration} {.status.desiredNumberScheduled} {.status.updatedNumberScheduled} {.status.numberReady} {.spec.template.spec.containers[?(@.name=="calico-node")].image}' 2>/dev/null || true
 }
 
+# The calico-node pods, one "node=phase/ready" line each.
+pods() {
+    kctl -n calico-system get pods -l k8s-app=calico-node -o jsonpath='{range .items[*]}{.spec.nodeName}={.status.phase}/{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null || true
+}
+
+# The control planes (as the kubelet registered them) without a Ready calico-node pod.
+control_planes_unready() {
+    local planes
+    planes=$(kctl get nodes -l node-role.kubernetes.io/control-plane -o jsonpath='{.items[*].metadata.name}' 2>/dev/null || true)
+    [[ -n $planes ]] || { echo "(no control-plane node registered)"; return; }
+    pods | awk -F'[=/]' -v planes="$planes" '
+        BEGIN { n = split(planes, p, " ") }
+        $3 == "True" { ready[$1] = 1 }
+        END { for (i = 1; i <= n; i++) if (!(p[i] in ready)) printf "%s ", p[i] }'
+}
+
 # The calico-node pods that are not Ready, as "node=phase" words (for the failure message).
 unready_pods() {
-    kctl -n calico-system get pods -l k8s-app=calico-node -o jsonpath='{range .items[*]}{.spec.nodeName}={.status.phase}/{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
-        awk -F/ '$2 != "True" { print $1 }' | tr '\n' ' ' || true
+    pods | awk -F/ '$2 != "True" { print $1 }' | tr '\n' ' ' || true
 }
 
 attempts=$(((TIMEOUT_SECONDS + POLL_SECONDS - 1) / POLL_SECONDS))
@@ -49,10 +66,10 @@ for ((attempt = 1; attempt <= attempts; attempt++)); do
         reason="no node runs calico-node yet"
     elif ((${updated:-0} < desired)); then
         reason="calico-node is updated on ${updated:-0} of ${desired} nodes"
-    elif ((${ready:-0} < desired)); then
-        reason="calico-node is Ready on ${ready:-0} of ${desired} nodes"
+    elif waiting=$(control_planes_unready) && [[ -n $waiting ]]; then
+        reason="calico-node is not Ready on the control planes ${waiting% } (Ready on ${ready:-0} of ${desired} nodes)"
     else
-        log "calico-node ${CALICO_VERSION} is Ready on all ${desired} nodes"
+        log "calico-node ${CALICO_VERSION} is Ready on the control planes (on ${ready:-0} of ${desired} nodes)"
         exit 0
     fi
     if ((attempt < attempts)); then

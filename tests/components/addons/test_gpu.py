@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from components import versions
 from components.addons import gpu
 from components.addons.gpu import GpuSettings, TimeSlicing
 from model.fields import ConfigError
-from tests.helpers import deploy_addon, read_platform_config, refused, releases, site
+from tests.helpers import bundle_params, deploy_addon, read_platform_config, refused, releases, site
 
 
 def values(settings: GpuSettings) -> dict:
@@ -58,3 +59,21 @@ def test_gpu_features_without_gpu_hosts_are_refused():
     with pytest.raises(ConfigError) as error:
         read_platform_config({"gpu": {"enabled": True}}, at=site(gpu_hosts=0, gpus=0))
     assert "no host has a GPU" in refused(error.value, "ml-platform:platform.gpu")
+
+
+def test_gpu_series_keep_the_workloads_namespace_and_pod():
+    monitor = values(GpuSettings(enabled=True, driver="managed"))["dcgmExporter"]["serviceMonitor"]
+    assert monitor["honorLabels"] is True
+
+
+def test_the_dcgm_dashboard_ships_with_the_operator_when_the_stack_has_monitoring():
+    settings = GpuSettings(enabled=True, driver="managed")
+    monitored = deploy_addon(gpu.ADDON, settings, enabled=["monitoring"])
+    dashboard = monitored.named("gpu-operator-dashboard")
+    params = bundle_params(dashboard)
+    assert params["URL"] == versions.DCGM_DASHBOARD.url
+    assert params["SHA256"] == versions.DCGM_DASHBOARD.sha256
+    assert params["NAMESPACE"] == "gpu-operator" and params["FOLDER"] == "GPU"
+    assert "ACTION=delete" in dashboard.inputs["delete"]
+    unmonitored = deploy_addon(gpu.ADDON, settings)
+    assert not [r for r in unmonitored.registrations if r.name.endswith("-dashboard")]

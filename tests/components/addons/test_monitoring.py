@@ -43,14 +43,21 @@ def test_without_a_class_volumes_come_from_the_default_class():
     assert "storageClassName" not in spec["storageSpec"]["volumeClaimTemplate"]["spec"]
 
 
-def test_dashboards_follow_the_add_ons_the_stack_has():
-    def folders(evaluation) -> set[str]:
-        values = releases(evaluation)["kube-prometheus-stack"].inputs["values"]
-        return set(values["grafana"].get("dashboards", {}))
+def test_grafana_loads_the_add_ons_dashboards_and_restarts_rather_than_rolls():
+    values = releases(deploy(MonitoringSettings()))["kube-prometheus-stack"].inputs["values"]
+    grafana = values["grafana"]
+    # An RWO volume: a rolling update's new pod could never mount it.
+    assert grafana["deploymentStrategy"] == {"type": "Recreate"}
+    sidecar = grafana["sidecar"]["dashboards"]
+    assert sidecar["label"] == "grafana_dashboard" and sidecar["searchNamespace"] == "ALL"
+    assert sidecar["folderAnnotation"] == "grafana_folder"
+    # Nothing is fetched when Grafana starts: no dashboards from URLs in its values.
+    assert "dashboards" not in grafana and "dashboardProviders" not in grafana
 
-    assert folders(deploy(MonitoringSettings())) == {"gpu", "ceph"}
-    assert folders(deploy(MonitoringSettings(), storage="aws")) == {"gpu"}
-    assert folders(deploy(MonitoringSettings(), storage="aws", gpu=False)) == set()
+
+def test_the_release_is_never_rolled_back_over_grafanas_volume():
+    release = releases(deploy(MonitoringSettings()))["kube-prometheus-stack"]
+    assert release.inputs["atomic"] is False and release.inputs["cleanupOnFail"] is False
 
 
 def test_platform_alerts_complete_the_default_rules():
@@ -95,3 +102,16 @@ def test_monitoring_without_storage_must_name_a_class():
             {"storage": {"provider": "none"}, "objectStore": {"provider": "minio"}}
         )
     assert "need volumes" in refused(error.value, "ml-platform:platform.monitoring.storageClass")
+
+
+def test_a_pushgateway_for_batch_jobs_only_when_asked_for():
+    assert "pushgateway" not in releases(deploy(MonitoringSettings()))
+    values = releases(deploy(MonitoringSettings(pushgateway=True)))["pushgateway"].inputs["values"]
+    # Pushed `job` and grouping labels are kept; the Service is the documented URL.
+    assert values["serviceMonitor"] == {
+        "enabled": True,
+        "namespace": "monitoring",
+        "honorLabels": True,
+    }
+    assert values["fullnameOverride"] == "pushgateway"
+    assert monitoring.PUSHGATEWAY_URL == "http://pushgateway.monitoring.svc:9091"

@@ -118,6 +118,8 @@ def test_rgw_is_a_store_pulumi_waits_for_and_claims_wait_for_it():
     spec = store.inputs["spec"]
     assert spec["dataPool"] == {"replicated": {"size": 3}, "failureDomain": "host"}
     assert spec["preservePoolsOnDelete"] is True
+    assert spec["gateway"]["priorityClassName"] == "system-cluster-critical"
+    assert spec["gateway"]["resources"]["requests"] == {"cpu": "1000m", "memory": "1Gi"}
     bucket_class = custom(evaluation, "StorageClass", "ceph-rgw-bucket-class").inputs
     assert bucket_class["provisioner"] == "rook-ceph.ceph.rook.io/bucket"
     assert bucket_class["reclaimPolicy"] == "Retain"  # a consumer switched off keeps its data

@@ -25,6 +25,8 @@ BOTH = {
     "plugin-barman-cloud",
     "mlflow",
     "rancher",
+    "kuberay-operator",
+    "kubeflow-trainer",
 }
 # The pod network's releases (components/kubeadm/cni.py), named like the add-ons' releases.
 CNI = {"calico", "calico-crds"}
@@ -205,9 +207,19 @@ def test_independent_add_ons_install_in_parallel(lab):
         for earlier in independent:
             if later != earlier:
                 assert not waits_for(lab, r[later], r[earlier]), f"{later} waits for {earlier}"
-    # No add-on waits for any worker: the platform starts once the control plane and CNI are up.
-    joins = {x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
-    assert not joins & upstream(lab, r["kube-prometheus-stack"].urn)
+    # Only Ceph (and, through it, what needs a volume or a bucket) waits for workers: for the
+    # six storage hosts to be nodes. No add-on waits for any other worker, so the time to a
+    # working platform does not grow with the number of workers.
+    joins = {x.name: x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
+    storage_hosts = {f"join-gpu-0{n}" for n in range(1, 7)}
+    on_volumes = {"rook-ceph-cluster", "kube-prometheus-stack", "cloudnative-pg",
+                  "plugin-barman-cloud", "mlflow"}  # fmt: skip
+    for name, release in r.items():
+        waited = {n for n, urn in joins.items() if urn in upstream(lab, release.urn)}
+        if name in on_volumes - {"rook-ceph-cluster"}:
+            assert waited == storage_hosts, name
+        elif name != "rook-ceph-cluster":
+            assert not waited, name
 
 
 def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
@@ -224,9 +236,11 @@ def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
 def test_disabling_an_add_on_removes_exactly_it(lab):
     off = evaluate_changed("lab", lambda c: c["platform"].update(monitoring={"enabled": False}))
     removed = set(lab.by_urn()) - set(off.check().by_urn())
+    # ...and the dashboards the GPU operator and Rook would ship for it (four Commands).
     assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
-        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule"
+        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule", "Command"
     }  # fmt: skip
+    assert sum(lab.by_urn()[u].name.endswith("-dashboard") for u in removed) == 4
     assert "grafanaAdminPassword" not in off.exports
 
 
@@ -270,3 +284,15 @@ def test_the_first_preview_of_a_new_environment_works():
     for stack in ("lab", "dev"):
         preview = evaluate(stack, preview=True).check()
         assert set(releases(preview)) >= BOTH
+
+
+def test_kubeflow_pipelines_gets_its_bucket_and_databases_from_the_real_data_services():
+    on = evaluate_changed("lab", lambda c: c["platform"].update(pipelines={"enabled": True}))
+    on.check()
+    claim = custom(on, "ObjectBucketClaim", "kubeflow-pipelines-bucket-claim")
+    assert claim.inputs["metadata"]["namespace"] == "kubeflow"
+    assert "KubeflowPipelines" in claim.urn  # its own, not the store's
+    role = custom(on, "DatabaseRole", "mlpipeline-db-role")
+    assert role.inputs["spec"]["createdb"] is True  # its API server runs CREATE DATABASE
+    cluster = custom(on, "postgresql.cnpg.io/v1:Cluster", "postgres-cluster")
+    assert waits_for(on, role, cluster)

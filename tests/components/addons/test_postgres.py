@@ -15,7 +15,6 @@ from components.addons.object_store import ObjectStoreSettings
 from components.addons.postgres import PostgresSettings, RestoreSettings
 from components.addons.storage import StorageSettings
 from model.fields import ConfigError
-from tests.components.addons.test_schema import crd_schemas, custom_resource_problems
 from tests.helpers import (
     custom,
     deploy_addon,
@@ -25,6 +24,7 @@ from tests.helpers import (
     releases,
     waits_for,
 )
+from tests.schemas import crd_schemas, custom_resource_problems
 
 KEY = "ml-platform:platform.postgres"
 OTHERS = {
@@ -205,6 +205,7 @@ def test_a_consumer_gets_its_database_role_and_credentials_in_its_namespace():
         "cluster": {"name": "platform"},
         "name": "gallery_app",
         "login": True,
+        "createdb": False,
         "passwordSecret": {"name": "role-gallery-app"},
         "databaseRoleReclaimPolicy": "retain",
     }

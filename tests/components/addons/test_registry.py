@@ -18,7 +18,7 @@ from model.settings import PerSite, settings_fields
 ADDONS_DIR = Path(addons.__file__).parent
 TESTS_DIR = Path(__file__).parent
 # The machinery every add-on shares, not add-ons.
-SHARED = {"__init__", "addon", "helm", "platform"}
+SHARED = {"__init__", "addon", "admin", "grafana", "helm", "manifests", "platform"}
 
 
 def test_names_and_sections_are_unique_and_well_formed():

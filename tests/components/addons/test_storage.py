@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from components import versions
 from components.addons import storage
 from components.addons.storage import LonghornSettings, StorageSettings
 from model.fields import ConfigError
-from tests.helpers import deploy_addon, read_platform_config, refused, releases, site, waits_for
+from tests.helpers import (
+    bundle_params,
+    deploy_addon,
+    read_platform_config,
+    refused,
+    releases,
+    site,
+    waits_for,
+)
 
 
 def rook() -> dict:
@@ -43,10 +52,11 @@ def test_the_object_store_is_not_the_storage_releases_and_claims_may_set_a_lifec
     assert set(allowed) == {"maxObjects", "maxSize", "bucketLifecycle"}  # no policy, no owner
 
 
-def test_no_rook_release_is_atomic():
+def test_no_rook_release_that_keeps_data_is_atomic():
     # A failed install of a stateful release must not be uninstalled with its pools.
-    for name, release in rook().items():
-        assert release.inputs["atomic"] is False, name
+    r = rook()
+    for name in ("rook-ceph", "rook-ceph-cluster"):
+        assert r[name].inputs["atomic"] is False, name
 
 
 def test_rook_installs_in_three_steps_with_rooks_driver_names():
@@ -128,3 +138,57 @@ def test_a_provider_the_site_cannot_offer_is_refused(provider, at, words):
     with pytest.raises(ConfigError) as error:
         read_platform_config(config, at=at)
     assert words in refused(error.value, "ml-platform:platform.storage.provider")
+
+
+def rook_evaluation(**kwargs):
+    return deploy_addon(storage.ADDON, StorageSettings(provider="rook-ceph"), **kwargs)
+
+
+def test_the_ceph_cluster_waits_for_its_storage_hosts_to_be_nodes_and_for_no_other_host():
+    evaluation = rook_evaluation()
+    cluster = releases(evaluation)["rook-ceph-cluster"]
+    joins = {r.name: r.urn for r in evaluation.registrations if r.name.startswith("join-")}
+    assert {"join-gpu-1", "join-gpu-2", "join-gpu-3"} == {
+        name for name, urn in joins.items() if urn in cluster.dependencies
+    }
+
+
+def test_what_needs_a_volume_waits_for_the_pools_not_for_helm():
+    evaluation = rook_evaluation()
+    cluster = releases(evaluation)["rook-ceph-cluster"]
+    for pool, kind in (("ceph-blockpool", "cephblockpool"), ("ceph-filesystem", "cephfilesystem")):
+        gate = evaluation.named(f"rook-ceph-{pool}-ready")
+        assert cluster.urn in gate.dependencies
+        params = bundle_params(gate)
+        assert params["RESOURCE"] == f"{kind}/{pool}" and params["EXPECTED"] == "Ready"
+        assert params["JSONPATH"] == "{.status.phase}"
+    # A new chart version or new values run the gates again.
+    assert len(bundle_params(evaluation.named("rook-ceph-ceph-blockpool-ready"))["REVISION"]) == 64
+
+
+def test_the_storage_releases_are_never_rolled_back_over_their_data():
+    r = releases(rook_evaluation())
+    for name in ("rook-ceph", "rook-ceph-cluster"):
+        assert r[name].inputs["atomic"] is False and r[name].inputs["cleanupOnFail"] is False
+    assert r["ceph-csi-drivers"].inputs["atomic"] is True  # holds no data
+
+
+def test_ceph_daemons_get_the_resources_and_priority_rook_recommends():
+    r = releases(rook_evaluation())
+    values = r["rook-ceph-cluster"].inputs["values"]
+    mds = values["cephFileSystems"][0]["spec"]["metadataServer"]
+    assert mds["priorityClassName"] == "system-cluster-critical"
+    assert mds["resources"]["requests"] == {"cpu": "1000m", "memory": "4Gi"}
+    # Ceph's object store belongs to the object-store add-on (tests/.../test_object_store.py).
+    assert values["cephObjectStores"] == []
+    defaults = r["ceph-csi-drivers"].inputs["values"]["operatorConfig"]["driverSpecDefaults"]
+    assert defaults["controllerPlugin"]["priorityClassName"] == "system-cluster-critical"
+
+
+def test_the_ceph_dashboards_ship_with_rook_when_the_stack_has_monitoring():
+    monitored = rook_evaluation(enabled=["monitoring"])
+    urls = {
+        bundle_params(r)["URL"] for r in monitored.registrations if r.name.endswith("-dashboard")
+    }
+    assert urls == {d.url for d in versions.CEPH_DASHBOARDS}
+    assert not [r for r in rook_evaluation().registrations if r.name.endswith("-dashboard")]

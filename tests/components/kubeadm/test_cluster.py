@@ -6,11 +6,11 @@ import base64
 
 import pytest
 import yaml
-from pulumi.runtime import rpc
 
 from automation.engine import evaluate
 from tests.helpers import (
     SCHEMA_VERSION,
+    bundle_params,
     evaluate_changed,
     evaluate_config,
     lab_with_workers,
@@ -23,19 +23,6 @@ COMMAND = "command:remote:Command"
 
 def commands(evaluation) -> dict:
     return {r.name: r for r in evaluation.of_type(COMMAND)}
-
-
-def bundle_params(registration) -> dict[str, str]:
-    """The `export NAME=value` lines of a step's stdin."""
-    import shlex
-
-    stdin = rpc.unwrap_rpc_secret(registration.inputs["stdin"])
-    params = {}
-    for line in stdin.splitlines():
-        if line.startswith("export ") and "=" in line:
-            name, _, value = line[len("export ") :].partition("=")
-            params[name] = shlex.split(value)[0] if value else ""
-    return params
 
 
 def test_every_worker_join_depends_on_init_and_on_no_other_worker(lab):
