@@ -134,6 +134,13 @@ RANCHER_OLDEST_MINOR = 34
 # only releases"), so RELEASE.2025-09-07T16-13-09Z is the last image; quay.io still serves it
 # (Docker Hub no longer does), pinned here by its index digest. The image carries `mc`
 # (minio/minio@RELEASE.2025-09-07T16-13-09Z:Dockerfile.release).
+# rclone ships the etcd snapshots (and fetches them back for a restore): a crypt remote over
+# the bucket (rclone/rclone@v1.75.0: backend/crypt, cmd/obscure; the 1.75.1 image, pinned by
+# its index digest as public repositories pin it).
+RCLONE_IMAGE = (
+    "docker.io/rclone/rclone:1.75.1"
+    "@sha256:45401ad7410db1d67ffdb58e19059ad20b0d8e0285a60e38bbec55cc1019c7a5"
+)
 MINIO_IMAGE = (
     "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
     "@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e"

@@ -243,3 +243,11 @@ TIMESTAMP = Format(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
     r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)",
 )
+# A cron schedule as Kubernetes' CronJob reads it: five fields of numbers, ranges, lists and
+# steps (no names, no @macros).
+CRON = Format(
+    "cron schedule",
+    "is not a five-field cron schedule",
+    "write it like 17 * * * * (minute hour day month weekday)",
+    r"([0-9*/,-]+ ){4}[0-9*/,-]+",
+)

@@ -97,6 +97,7 @@ LAB_CASES = [
     ("backups-without-object-store", lambda c: c["platform"].update(objectStore={"provider": "none"}, mlflow={"enabled": False}), "ml-platform:platform.postgres.backups", "objectStore.provider is none"),
     ("rancher-outside-its-range", set_in("kubernetes.version", "1.37.0"), "ml-platform:kubernetes.version", "rancher 2.15: 1.34-1.36"),
     ("bucket-prefix-not-s3", set_in("platform.objectStore.bucketPrefix", "ML.Lab"), "ml-platform:platform.objectStore.bucketPrefix", "not a valid start of S3 bucket names"),
+    ("etcd-backups-without-object-store", lambda c: c["platform"].update(objectStore={"provider": "none"}, mlflow={"enabled": False}, postgres={"backups": False}), "ml-platform:platform.etcdBackups.enabled", "objectStore.provider is none"),
     ("minio-without-volumes", lambda c: c["platform"].update(storage={"provider": "none"}, objectStore={"provider": "minio"}, monitoring={"storageClass": "x"}, postgres={"storageClass": "x"}), "ml-platform:platform.objectStore.provider", "MinIO's servers need volumes"),
 ]  # fmt: skip
 

@@ -47,6 +47,6 @@ def test_it_exists_only_with_longhorn_and_an_object_store():
     base = {"storage": {"provider": "longhorn"}, "objectStore": {"provider": "minio"}}
     assert "longhorn-backups" in read_platform_config(base).enabled
     none = {**base, "objectStore": {"provider": "none"}, "mlflow": {"enabled": False},
-            "postgres": {"backups": False}}  # fmt: skip
+            "postgres": {"backups": False}, "etcdBackups": {"enabled": False}}  # fmt: skip
     assert "longhorn-backups" not in read_platform_config(none).enabled
     assert "longhorn-backups" not in read_platform_config({}).enabled

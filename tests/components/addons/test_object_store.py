@@ -304,6 +304,6 @@ def test_minio_settings_reach_the_servers():
 def test_no_object_store_deploys_nothing():
     platform = read_platform_config(
         {"objectStore": {"provider": "none"}, "mlflow": {"enabled": False},
-         "postgres": {"backups": False}}
+         "postgres": {"backups": False}, "etcdBackups": {"enabled": False}}
     )  # fmt: skip
     assert "object-store" not in platform.enabled

@@ -71,9 +71,11 @@ def test_each_stack_gets_its_buckets(lab, dev):
         if r.type.endswith(":ObjectBucketClaim")
     }
     assert claims == {"ml-platform-lab-postgres-backups": "postgres",
-                      "ml-platform-lab-mlflow-artifacts": "mlflow"}  # fmt: skip
+                      "ml-platform-lab-mlflow-artifacts": "mlflow",
+                      "ml-platform-lab-etcd-snapshots": "etcd-backups"}  # fmt: skip
     buckets = {r.inputs["bucket"] for r in dev.of_type("aws:s3/bucket:Bucket")}
-    assert buckets == {"ml-platform-dev-postgres-backups", "ml-platform-dev-mlflow-artifacts"}
+    assert buckets == {"ml-platform-dev-postgres-backups", "ml-platform-dev-mlflow-artifacts",
+                       "ml-platform-dev-etcd-snapshots"}  # fmt: skip
 
 
 def test_urls_and_admin_passwords_are_stack_outputs(lab, dev):
@@ -268,7 +270,7 @@ def test_switching_the_object_store_changes_only_what_depends_on_it(lab):
         "kubernetes:core/v1:Secret", "kubernetes:core/v1:Service", "kubernetes:apps/v1:StatefulSet",
         "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:batch/v1:Job",
         "random:index/randomPassword:RandomPassword", "kubernetes:helm.sh/v3:Release",
-        "kubernetes:barmancloud.cnpg.io/v1:ObjectStore",
+        "kubernetes:barmancloud.cnpg.io/v1:ObjectStore", "kubernetes:batch/v1:CronJob",
     }, kinds  # fmt: skip
     names = {lab.by_urn().get(u, minio.by_urn().get(u)).name for u in changed}
     changed_releases = {n for n in names if n in releases(lab)}

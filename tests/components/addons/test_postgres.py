@@ -89,7 +89,7 @@ def test_bad_settings_are_refused(config, key, words):
 def test_without_an_object_store_it_runs_when_backups_are_off():
     platform = read_platform_config(
         {"objectStore": {"provider": "none"}, "mlflow": {"enabled": False},
-         "postgres": {"backups": False}}
+         "postgres": {"backups": False}, "etcdBackups": {"enabled": False}}
     )  # fmt: skip
     assert "postgres" in platform.enabled
 
