@@ -298,3 +298,23 @@ def test_kubeflow_pipelines_gets_its_bucket_and_databases_from_the_real_data_ser
     assert role.inputs["spec"]["createdb"] is True  # its API server runs CREATE DATABASE
     cluster = custom(on, "postgresql.cnpg.io/v1:Cluster", "postgres-cluster")
     assert waits_for(on, role, cluster)
+
+
+def test_switching_mlflow_off_removes_exactly_its_own_and_keeps_its_data(lab):
+    off = evaluate_changed("lab", lambda c: c["platform"].update(mlflow={"enabled": False}))
+    changed = changed_urns(lab, off.check())
+    removed = [lab.by_urn()[u] for u in changed if u in lab.by_urn()]
+    assert all(u in lab.by_urn() and u not in off.by_urn() for u in changed)  # only removals
+    assert {r.type.rsplit(":", 1)[-1] for r in removed} == {
+        "Mlflow", "Namespace", "Release", "Secret", "RandomPassword", "Database", "DatabaseRole",
+        "ObjectBucketClaim",
+    }  # fmt: skip
+    # What keeps its data is retained by the operators when its object goes.
+    for registration in removed:
+        spec = registration.inputs.get("spec") or {}
+        if registration.type.endswith(":Database"):
+            assert spec["databaseReclaimPolicy"] == "retain"
+        if registration.type.endswith(":DatabaseRole"):
+            assert spec["databaseRoleReclaimPolicy"] == "retain"
+    bucket_class = custom(lab, "StorageClass", "ceph-rgw-bucket-class")
+    assert bucket_class.inputs["reclaimPolicy"] == "Retain"
