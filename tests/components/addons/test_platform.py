@@ -318,3 +318,20 @@ def test_switching_mlflow_off_removes_exactly_its_own_and_keeps_its_data(lab):
             assert spec["databaseRoleReclaimPolicy"] == "retain"
     bucket_class = custom(lab, "StorageClass", "ceph-rgw-bucket-class")
     assert bucket_class.inputs["reclaimPolicy"] == "Retain"
+
+
+def test_hosts_get_longhorns_prerequisites_only_when_longhorn_is_the_storage(lab):
+    from tests.helpers import bundle_params
+    from tools.chart_facts import evaluated
+
+    def flags(evaluation: Evaluation) -> set[str]:
+        prepares = [r for r in evaluation.registrations if r.name.startswith("prepare-")]
+        assert len(prepares) == 43
+        return {bundle_params(r)["LONGHORN"] for r in prepares}
+
+    assert flags(lab) == {"false"}
+    longhorn = evaluated("lab-longhorn-minio")
+    assert flags(longhorn) == {"true"}
+    components = {r.type.rsplit(":", 1)[-1] for r in longhorn.registrations if not r.custom}
+    assert {"Longhorn", "LonghornUi", "LonghornBackups", "MinioStore"} <= components
+    assert "RookCeph" not in components and "CephRgwStore" not in components
