@@ -64,6 +64,8 @@ class Registration:
     ignore_changes: tuple[str, ...]
     replace_on_changes: tuple[str, ...]
     delete_before_replace: bool
+    retain_on_delete: bool = False
+    protect: bool = False
 
     @property
     def all_dependencies(self) -> frozenset[str]:
@@ -252,6 +254,8 @@ class RecordingMonitor(sdk_mocks.MockMonitor):
             ignore_changes=tuple(request.ignoreChanges),
             replace_on_changes=tuple(request.replaceOnChanges),
             delete_before_replace=request.deleteBeforeReplace,
+            retain_on_delete=bool(request.retainOnDelete),
+            protect=bool(request.protect),
         )
 
 

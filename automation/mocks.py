@@ -8,6 +8,7 @@ token's format) is exercised the way a real deployment exercises it.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import ipaddress
 import string
@@ -16,6 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.x509.oid import NameOID
 from pulumi.runtime import rpc
 
 Outputs = dict[str, Any]
@@ -50,9 +55,80 @@ def _random_bytes(name: str, inputs: dict[str, Any]) -> Outputs:
     return {"base64": base64.b64encode(data).decode(), "hex": data.hex()}
 
 
-def _pem(label: str, name: str) -> str:
-    body = base64.b64encode(hashlib.sha256(f"{label}:{name}".encode()).digest()).decode()
-    return f"-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"
+def _service(name: str, inputs: dict[str, Any]) -> Outputs:
+    """A ClusterIP from the default Service range, derived from the name."""
+    spec = dict(inputs.get("spec") or {})
+    if spec.get("type", "ClusterIP") == "ClusterIP" and "clusterIP" not in spec:
+        number = int.from_bytes(hashlib.sha256(name.encode()).digest()[:2], "big")
+        spec["clusterIP"] = str(ipaddress.IPv4Address("10.96.0.0") + 16 + number)
+    return {"spec": spec}
+
+
+def _private_key(name: str, _inputs: dict[str, Any]) -> Outputs:
+    """A key pair derived from the resource's name (ed25519 whatever algorithm is asked: only
+    its format matters offline; it opens nothing)."""
+    seed = hashlib.sha256(f"offline-tls-key:{name}".encode()).digest()
+    key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    public = key.public_key()
+    pem = serialization.Encoding.PEM
+    return {
+        "privateKeyPem": key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        "privateKeyOpenssh": key.private_bytes(
+            pem, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+        ).decode(),
+        "publicKeyPem": public.public_bytes(
+            pem, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+        "publicKeyOpenssh": public.public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        ).decode()
+        + "\n",
+    }
+
+
+def _self_signed_cert(name: str, inputs: dict[str, Any]) -> Outputs:
+    """A self-signed certificate of the given key, with fixed dates and serial (ed25519
+    signatures are deterministic): the same plan twice gives the same certificate."""
+    if not isinstance(inputs.get("privateKeyPem"), str):
+        return {}  # a preview: the key is not known yet
+    key = serialization.load_pem_private_key(inputs["privateKeyPem"].encode(), password=None)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, (inputs.get("subject") or {}).get("commonName", name)
+            )
+        ]
+    )
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    hours = int(inputs.get("validityPeriodHours", 24))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big"))
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(hours=hours))
+        .add_extension(
+            x509.BasicConstraints(ca=bool(inputs.get("isCaCertificate")), path_length=None),
+            critical=True,
+        )
+    )
+    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    certificate = builder.sign(key, algorithm)
+    return {"certPem": certificate.public_bytes(serialization.Encoding.PEM).decode()}
+
+
+def _unwrapped(value: Any) -> Any:
+    """`value` with every secret wrapper removed, at any depth (a secret input of a secret)."""
+    value = rpc.unwrap_rpc_secret(value)
+    if isinstance(value, dict):
+        return {key: _unwrapped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unwrapped(item) for item in value]
+    return value
 
 
 class MockProviders(pulumi.runtime.Mocks):
@@ -83,17 +159,12 @@ class MockProviders(pulumi.runtime.Mocks):
             "aws:iam/accessKey:AccessKey": lambda n, i: {
                 "secret": _digest(n, 40, string.ascii_letters + string.digits + "+/")
             },
-            # Stand-ins shaped like PEM, not real keys: nothing parses them offline.
-            "tls:index/privateKey:PrivateKey": lambda n, i: {
-                "privateKeyPem": _pem("PRIVATE KEY", n),
-                "publicKeyPem": _pem("PUBLIC KEY", n),
-            },
-            "tls:index/selfSignedCert:SelfSignedCert": lambda n, i: {
-                "certPem": _pem("CERTIFICATE", n)
-            },
             "random:index/randomString:RandomString": _random_string,
             "random:index/randomPassword:RandomPassword": _random_string,
             "random:index/randomBytes:RandomBytes": _random_bytes,
+            "kubernetes:core/v1:Service": _service,
+            "tls:index/privateKey:PrivateKey": _private_key,
+            "tls:index/selfSignedCert:SelfSignedCert": _self_signed_cert,
         }
 
     def _arn(self, service: str, name: str) -> str:
@@ -127,7 +198,7 @@ class MockProviders(pulumi.runtime.Mocks):
         if args.typ == "pulumi:providers:aws" and isinstance(args.inputs.get("region"), str):
             self.region = args.inputs["region"]
         computed = self._computed.get(args.typ)
-        extra = computed(args.name, rpc.unwrap_rpc_secret(args.inputs)) if computed else {}
+        extra = computed(args.name, _unwrapped(args.inputs)) if computed else {}
         return f"{args.name}-id", {**args.inputs, **extra}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:

@@ -30,8 +30,14 @@ UBUNTU_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"
 # kube-vip announces the control-plane VIP on bare metal (static pod on each control plane).
 KUBE_VIP_IMAGE = "ghcr.io/kube-vip/kube-vip:v1.2.3"
 
-# containerd 2.x comes from Docker's apt repository (distribution packages are 1.x).
+# containerd 2.x comes from Docker's apt repository (distribution packages are 1.x), pinned to
+# this upstream release (the package version is `<release>-<build>~<distro>`) and held.
 CONTAINERD_PACKAGE = "containerd.io"
+CONTAINERD_VERSION = "2.2.1"
+# containerd's sandbox (pause) image, pinned to what kubeadm expects, so its preflight does not
+# warn and no node pulls another: kubeadm's constants.PauseVersion is 3.10.1 at v1.35.8
+# (kubernetes/kubernetes cmd/kubeadm/app/constants/constants.go); re-check on a minor bump.
+SANDBOX_IMAGE = "registry.k8s.io/pause:3.10.1"
 
 # Calico through the tigera-operator chart, whose CRDs come from their own chart since v3.32
 # (CALICO_CRDS below); Canal (flannel + Calico policy) from its manifest.
@@ -71,6 +77,9 @@ CERT_MANAGER = HelmChart("cert-manager", "v1.21.1", "https://charts.jetstack.io"
 KUBELET_CSR_APPROVER = HelmChart(
     "kubelet-csr-approver", "1.2.14", "https://postfinance.github.io/kubelet-csr-approver"
 )
+# The resolver of lab node names the approver checks certificates against: CoreDNS, at the
+# release kubeadm itself deploys (constants.CoreDNSVersion, v1.13.1 at kubeadm v1.35.8).
+NODE_NAMES_DNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.13.1"
 ROOK = "v1.20.6"  # the operator and the cluster chart move together
 ROOK_CEPH = HelmChart("rook-ceph", ROOK, "https://charts.rook.io/release")
 ROOK_CEPH_CLUSTER = HelmChart("rook-ceph-cluster", ROOK, "https://charts.rook.io/release")

@@ -9,8 +9,11 @@ a trailing newline or a look-alike digit is refused. A format may also convert t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +58,22 @@ def _address_range(text: str) -> AddressRange:
     if last_ip < first_ip:
         raise ValueError("it ends before it starts")
     return AddressRange(first_ip, last_ip)
+
+
+def _ssh_key(text: str) -> str:
+    """`<type> <base64>` whose base64 decodes to a key blob of that same type (RFC 4253 6.6:
+    the blob starts with the key type as an SSH string)."""
+    kind, _, data = text.partition(" ")
+    try:
+        blob = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("its key data is not base64") from error
+    if len(blob) < 4:
+        raise ValueError("its key data is too short")
+    (length,) = struct.unpack(">I", blob[:4])
+    if blob[4 : 4 + length] != kind.encode():
+        raise ValueError(f"its key data is not a {kind} key")
+    return text
 
 
 def _fraction(text: str) -> int:
@@ -127,6 +146,34 @@ INTERFACE = Format(
     "interface name", "is not a network interface name", "e.g. eno1", r"[A-Za-z0-9_.:-]{1,15}"
 )
 UNIX_USER = Format("user name", "is not a Unix user name", "e.g. ubuntu", r"[a-z_][a-z0-9_-]{0,31}")
+AWS_ZONE = Format(
+    "AWS availability zone",
+    "is not an AWS availability zone name",
+    "e.g. us-east-1a",
+    r"[a-z]{2}(-[a-z]+)+-[0-9][a-z]",
+)
+# What pulumi-command verifies a host against (its `hostKey`, parsed with x/crypto/ssh
+# ParseAuthorizedKey; pulumi/pulumi-command@v1.2.1:provider/pkg/provider/remote/connection.go).
+# RSA host keys are refused: pulumi-command then offers only the `ssh-rsa` (SHA-1) host-key
+# algorithm, which OpenSSH 8.8 and later servers no longer accept.
+SSH_HOST_KEY = Format(
+    "SSH host key",
+    "is not an ed25519 or ECDSA SSH host key",
+    "write the key as `ssh-keyscan` prints it without the host name: "
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA... (tools/host_keys.py collects them)",
+    r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}",
+    convert=_ssh_key,
+    explain_error=True,
+)
+# An OpenSSH public key for authorized_keys, without options or comment.
+SSH_PUBLIC_KEY = Format(
+    "SSH public key",
+    "is not an SSH public key",
+    "write it as the first two fields of a .pub file: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA...",
+    r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}",
+    convert=_ssh_key,
+    explain_error=True,
+)
 AWS_REGION = Format(
     "AWS region", "is not an AWS region name", "e.g. us-east-1", r"[a-z]{2}(-[a-z]+)+-[0-9]"
 )

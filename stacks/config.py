@@ -26,7 +26,7 @@ from model.settings import Context
 from model.site import Site
 from model.tenants import TenantsConfig
 from stacks import checks
-from stacks.sections import aws, baremetal, kubernetes
+from stacks.sections import aws, baremetal, kubernetes, ssh
 from stacks.sections.aws import AwsConfig
 from stacks.sections.baremetal import BaremetalConfig
 
@@ -34,6 +34,7 @@ NAMESPACE = "ml-platform"
 TOP_LEVEL_KEYS = (
     "infrastructure",
     "sshPrivateKey",
+    "sshAuthorizedKeys",
     "kubernetes",
     "baremetal",
     "aws",
@@ -58,6 +59,8 @@ class StackConfig:
     tenants: TenantsConfig
     baremetal: BaremetalConfig | None = None
     aws: AwsConfig | None = None
+    # Public keys let in on every host besides the public half of ssh_private_key.
+    ssh_authorized_keys: tuple[str, ...] = ()
 
 
 def load_config() -> StackConfig:
@@ -90,6 +93,7 @@ def parse_config(
     top = Fields(values, f"{NAMESPACE}:", problems, TOP_LEVEL_KEYS)
     infrastructure = top.choice("infrastructure", ("aws", "baremetal"))
     _check_ssh_key(top, ssh_private_key, key_is_secret)
+    provisional_ssh = ssh.read(top, Context(Site.unknown(None), stack))
     provisional = Context(Site.unknown("aws" if infrastructure == "aws" else None), stack)
     k8s = kubernetes.read(top, provisional)
     machines = _machines(top, infrastructure, provisional)
@@ -114,6 +118,7 @@ def parse_config(
         tenants=tenant_config,
         baremetal=machines if isinstance(machines, BaremetalConfig) else None,
         aws=machines if isinstance(machines, AwsConfig) else None,
+        ssh_authorized_keys=provisional_ssh.authorized_keys if provisional_ssh else (),
     )
 
 

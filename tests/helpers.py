@@ -65,6 +65,21 @@ def evaluate_changed(stack: str, change: Callable[[Config], Any]) -> Evaluation:
 FREE_ON_LAB_SEGMENT = 59
 
 
+def host_key(name: str) -> str:
+    """A well-formed ed25519 host key of its own for a host added by a test (derived from its
+    name, as Pulumi.lab.yaml's example keys are)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    seed = hashlib.sha256(f"ml-platform example lab host key:{name}".encode()).digest()
+    public = ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    return public.public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    ).decode()
+
+
 def lab_with_workers(count: int) -> Config:
     """The lab stack with `count` GPU workers: the committed ones first, then more added the
     way a user appends hosts: the free addresses of 192.168.10.0/24 first, then the next /24s
@@ -86,6 +101,7 @@ def lab_with_workers(count: int) -> Config:
                 "address": address,
                 "roles": ["worker"],
                 "gpu": {"model": "rtx-4090", "count": 1},
+                "hostKey": host_key(f"gpu-{n + 1:03d}"),
             }
         )
     config["baremetal"]["hosts"] = control_planes + workers
@@ -369,12 +385,12 @@ def documented(page: str, kind: str) -> list[dict[str, Any]]:
 
 
 def bundle_params(registration: Registration) -> dict[str, str]:
-    """The parameters of a host step, from the `export NAME=value` lines of its stdin."""
+    """The parameters of a host step: the `NAME=value` lines of its stdin before common.sh
+    (components/kubeadm/scripts.py; not exported, so no child process inherits them)."""
 
     stdin = rpc.unwrap_rpc_secret(registration.inputs["stdin"])
     params = {}
-    for line in stdin.splitlines():
-        if line.startswith("export ") and "=" in line:
-            name, _, value = line[len("export ") :].partition("=")
-            params[name] = shlex.split(value)[0] if value else ""
+    for line in stdin.split("# ---- common.sh")[0].splitlines()[2:]:
+        name, _, value = line.partition("=")
+        params[name] = shlex.split(value)[0] if value else ""
     return params

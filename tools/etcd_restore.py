@@ -87,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--initial-cluster", required=True, help="every member: name=https://address:2380,..."
     )
-    restore.add_argument("--snapshot", help="a file in /var/lib/etcd/snapshots (default: newest)")
+    restore.add_argument(
+        "--snapshot", help="a file in /var/lib/ml-platform/etcd-snapshots (default: newest)"
+    )
     return parser
 
 

@@ -26,6 +26,7 @@ from model.settings import KeyDoc, describe  # noqa: E402
 from model.tenants import TenantsConfig  # noqa: E402
 from stacks.sections.aws import AwsConfig  # noqa: E402
 from stacks.sections.baremetal import BaremetalConfig  # noqa: E402
+from stacks.sections.ssh import SshSettings  # noqa: E402
 
 CONFIGURATION = ROOT / "docs" / "configuration.md"
 ADDONS_PAGE = ROOT / "docs" / "addons.md"
@@ -71,7 +72,7 @@ def configuration() -> str:
         "",
         "## Top level",
         "",
-        *_table(TOP_LEVEL),
+        *_table([*TOP_LEVEL, *describe(SshSettings)]),
     ]
     for name, cls, summary in SECTIONS:
         out += ["", f"## `{name}`", "", summary, "", *_table(describe(cls), f"{name}.")]

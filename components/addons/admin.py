@@ -43,8 +43,9 @@ def _on_admin_host(
     host = context.inventory.first_control_plane
     delete = None
     if delete_params is not None:
-        # pulumi-command sends no stdin to a delete: the bundle goes on the command line, so
-        # only parameters that are not secret may be there.
+        # pulumi-command hands a delete the stored stdin of the create (pulumi-command@v1.2.1
+        # provider/pkg/provider/remote): the delete's own bundle, with other parameters, goes
+        # on the command line instead, so only parameters that are not secret may be there.
         bundle = script_bundle(step, {"NODE_NAME": host.name, **delete_params})
         delete = f"sudo bash -c {shlex.quote(bundle)}"
     return command.remote.Command(

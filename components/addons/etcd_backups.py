@@ -44,7 +44,7 @@ CONSUMER = "etcd-snapshots"
 PASSPHRASE_SECRET = "etcd-backup-encryption"
 # Where the kubeadm layer's timer writes the snapshots on each control plane
 # (components/kubeadm/scripts/etcd-snapshot.sh, SNAPSHOT_DIR; a test keeps the two equal).
-SNAPSHOT_DIR = "/var/lib/etcd/snapshots"
+SNAPSHOT_DIR = "/var/lib/ml-platform/etcd-snapshots"
 # Objects are `etcd/<host>/<encrypted name>` in the bucket.
 PREFIX = "etcd"
 

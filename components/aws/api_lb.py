@@ -1,4 +1,7 @@
-"""An internal network load balancer in front of the control planes' API servers."""
+"""Network load balancers in front of the control planes' API servers: an internal one for the
+nodes (the cluster's controlPlaneEndpoint), and, with `aws.apiAccess: public`, an
+internet-facing one open to the admin networks only, so `pulumi up` and kubectl can run from an
+administrator's machine."""
 
 from __future__ import annotations
 
@@ -19,26 +22,53 @@ class ApiLoadBalancerArgs:
     subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     control_plane_ids: Mapping[str, pulumi.Input[str]]
+    # The internet-facing balancer: its subnets (public) and security group; None: internal only.
+    public_subnet_ids: Sequence[pulumi.Input[str]] | None = None
+    public_security_group_id: pulumi.Input[str] | None = None
 
 
 class ApiLoadBalancer(pulumi.ComponentResource):
     dns_name: pulumi.Output[str]
+    public_dns_name: pulumi.Output[str] | None
+    # The listeners and target attachments: the API is reachable through the balancer only
+    # once these exist (the inventory's `ready`).
+    ready: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: ApiLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("ml-platform:aws:ApiLoadBalancer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        self._args = args
+        self.ready = []
+        self.dns_name = self._balancer(name, "api", args.subnet_ids, args.security_group_id, True)
+        self.public_dns_name = None
+        if args.public_subnet_ids is not None:
+            self.public_dns_name = self._balancer(
+                f"{name}-public", "api-public", args.public_subnet_ids,
+                args.public_security_group_id, False,
+            )  # fmt: skip
+        self.register_outputs({"dns_name": self.dns_name})
+
+    def _balancer(
+        self,
+        name: str,
+        tag: str,
+        subnet_ids: Sequence[pulumi.Input[str]],
+        security_group_id: pulumi.Input[str] | None,
+        internal: bool,
+    ) -> pulumi.Output[str]:
+        args, child = self._args, pulumi.ResourceOptions(parent=self)
         balancer = aws.lb.LoadBalancer(
             f"{name}-nlb",
-            internal=True,
+            internal=internal,
             load_balancer_type="network",
-            subnets=list(args.subnet_ids),
-            security_groups=[args.security_group_id],
+            subnets=list(subnet_ids),
+            security_groups=[security_group_id],
             enable_cross_zone_load_balancing=True,
-            tags=cluster_tags(args.cluster_name, "api"),
+            tags=cluster_tags(args.cluster_name, tag),
             opts=child,
         )
+        # A target group belongs to one load balancer: each balancer has its own.
         targets = aws.lb.TargetGroup(
             f"{name}-api",
             port=API_SERVER_PORT,
@@ -51,26 +81,29 @@ class ApiLoadBalancer(pulumi.ComponentResource):
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 protocol="HTTPS", port=str(API_SERVER_PORT), path="/readyz", interval=10
             ),
-            tags=cluster_tags(args.cluster_name, "api"),
+            tags=cluster_tags(args.cluster_name, tag),
             opts=child,
         )
         for host, instance_id in args.control_plane_ids.items():
-            aws.lb.TargetGroupAttachment(
-                f"{name}-{host}",
-                target_group_arn=targets.arn,
-                target_id=instance_id,
+            self.ready.append(
+                aws.lb.TargetGroupAttachment(
+                    f"{name}-{host}",
+                    target_group_arn=targets.arn,
+                    target_id=instance_id,
+                    port=API_SERVER_PORT,
+                    opts=child,
+                )
+            )
+        self.ready.append(
+            aws.lb.Listener(
+                f"{name}-api",
+                load_balancer_arn=balancer.arn,
                 port=API_SERVER_PORT,
+                protocol="TCP",
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=targets.arn)
+                ],
                 opts=child,
             )
-        aws.lb.Listener(
-            f"{name}-api",
-            load_balancer_arn=balancer.arn,
-            port=API_SERVER_PORT,
-            protocol="TCP",
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=targets.arn)
-            ],
-            opts=child,
         )
-        self.dns_name = balancer.dns_name
-        self.register_outputs({"dns_name": self.dns_name})
+        return balancer.dns_name

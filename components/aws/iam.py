@@ -29,6 +29,9 @@ CONTROL_PLANE_ACTIONS = (
     "autoscaling:DescribeLaunchConfigurations",
     "autoscaling:DescribeTags",
     "ec2:DescribeInstances",
+    # The cloud controller manager labels nodes with their network topology
+    # (kubernetes/cloud-provider-aws@63ec440c:docs/prerequisites.md, control-plane policy).
+    "ec2:DescribeInstanceTopology",
     "ec2:DescribeRegions",
     "ec2:DescribeRouteTables",
     "ec2:DescribeSecurityGroups",
@@ -95,7 +98,8 @@ NODE_ACTIONS = (
     "ecr:BatchGetImage",
 )
 
-# The CSI controllers may be scheduled on any node, so every role carries their policies.
+# The CSI controllers run on the control planes only (the storage add-on pins them there), so
+# only the control-plane role carries their policies; a pod on a worker gets no AWS rights.
 CSI_POLICY_ARNS = (
     "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
     "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy",
@@ -129,7 +133,7 @@ class NodeRole(pulumi.ComponentResource):
         )
         actions = CONTROL_PLANE_ACTIONS if control_plane else NODE_ACTIONS
         aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=_policy(actions), opts=child)
-        for index, arn in enumerate(CSI_POLICY_ARNS):
+        for index, arn in enumerate(CSI_POLICY_ARNS if control_plane else ()):
             aws.iam.RolePolicyAttachment(
                 f"{name}-csi-{index}", role=role.name, policy_arn=arn, opts=child
             )

@@ -20,6 +20,8 @@ class SecurityGroupsArgs:
     vpc_id: pulumi.Input[str]
     vpc_cidr: ipaddress.IPv4Network
     admin_cidrs: tuple[ipaddress.IPv4Network, ...]
+    # An internet-facing API load balancer too, open to the admin networks only.
+    public_api: bool = False
 
 
 class SecurityGroups(pulumi.ComponentResource):
@@ -40,6 +42,19 @@ class SecurityGroups(pulumi.ComponentResource):
         # The NLB forwards with the client's address replaced by its own, inside the VPC.
         self._allow(f"{name}-nodes-api", self.nodes, API_SERVER_PORT, source=self.api)
         self._allow(f"{name}-nodes-ssh", self.nodes, SSH_PORT, source=self.bastion)
+        self.api_public: aws.ec2.SecurityGroup | None = None
+        if args.public_api:
+            self.api_public = self._group(
+                f"{name}-api-public", "Kubernetes API, internet-facing load balancer"
+            )
+            for index, cidr in enumerate(args.admin_cidrs):
+                self._allow(
+                    f"{name}-api-public-admin-{index}", self.api_public, API_SERVER_PORT,
+                    cidr=str(cidr),
+                )  # fmt: skip
+            self._allow(
+                f"{name}-nodes-api-public", self.nodes, API_SERVER_PORT, source=self.api_public
+            )
         # Node to node: etcd, kubelet, CNI encapsulation, NodePorts, pod traffic.
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-nodes-internal",
@@ -49,11 +64,10 @@ class SecurityGroups(pulumi.ComponentResource):
             description="all traffic between cluster nodes",
             opts=pulumi.ResourceOptions(parent=self),
         )
-        for group_name, group in (
-            ("bastion", self.bastion),
-            ("api", self.api),
-            ("nodes", self.nodes),
-        ):
+        groups = [("bastion", self.bastion), ("api", self.api), ("nodes", self.nodes)]
+        if self.api_public is not None:
+            groups.append(("api-public", self.api_public))
+        for group_name, group in groups:
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-{group_name}-egress",
                 security_group_id=group.id,

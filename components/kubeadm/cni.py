@@ -79,9 +79,7 @@ class Cni(pulumi.ComponentResource):
                 create=RUN_FROM_STDIN,
                 stdin=script_bundle("install-canal", params),
                 add_previous_output_in_env=False,
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[args.init], ignore_changes=["connection"]
-                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[args.init]),
             )
         self.register_outputs({})
 
@@ -131,7 +129,7 @@ class Cni(pulumi.ComponentResource):
             create=RUN_FROM_STDIN,
             stdin=script_bundle("calico-ready", params),
             add_previous_output_in_env=False,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[operator], ignore_changes=["connection"]
-            ),
+            # No ignore_changes on the connection: commands follow the machine (a rotated key, a
+            # new init host reach the host as it is now; the gate is idempotent).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[operator]),
         )

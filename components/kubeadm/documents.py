@@ -20,6 +20,13 @@ AUDIT_POLICY_PATH = "/etc/kubernetes/audit/policy.yaml"
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 GPU_MODEL_LABEL = "ml-platform.io/gpu-model"
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+# Per-node kubeadm patches (v1beta4 `patches.directory`: files `<target>[suffix][+patchtype]
+# .<json|yaml>`, applied to the static pods kubeadm writes on that node).
+PATCHES_DIR = "/etc/kubernetes/ml-platform-patches"
+ETCD_METRICS_PORT = 2381
+# The token kubeadm init creates (it always creates one: v1beta4 SetDefaults_BootstrapTokens
+# adds a default token when the list is empty). Joins never use it: each join gets its own.
+INIT_TOKEN_TTL = "15m"
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,8 @@ class NodeSettings:
     control_plane: bool
     gpu_model: str | None = None
     external_cloud_provider: bool = False
+    # Also a worker: a host with both roles runs workloads, so it is not tainted.
+    worker: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class ClusterSettings:
     pod_subnet: str
     service_subnet: str
     external_cloud_provider: bool
+    # Other names clients reach the API server by (an internet-facing load balancer).
+    extra_names: tuple[str, ...] = ()
 
 
 def b64(text: str) -> str:
@@ -63,8 +74,9 @@ def node_registration(node: NodeSettings) -> dict:
     return {
         "name": node.name,
         "criSocket": CRI_SOCKET,
-        # Control planes run no workloads; an explicit empty list keeps workers untainted.
-        "taints": [CONTROL_PLANE_TAINT] if node.control_plane else [],
+        # Dedicated control planes run no workloads; an explicit empty list keeps workers (and
+        # hosts with both roles) untainted (v1beta4: nil means "taint control planes").
+        "taints": [CONTROL_PLANE_TAINT] if node.control_plane and not node.worker else [],
         "kubeletExtraArgs": _args(kubelet_args),
     }
 
@@ -84,9 +96,24 @@ def kube_proxy_configuration() -> dict:
     return {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
-        # Prometheus scrapes kube-proxy from its node (the default binds to 127.0.0.1).
-        "metricsBindAddress": "0.0.0.0:10249",
+        # Loopback only. kubeadm carries one cluster-wide kube-proxy config in v1alpha1, whose
+        # metricsBindAddress is a single ip:port (k8s.io/kubernetes pkg/proxy/apis/config/v1alpha1
+        # conversion: host -> host/32), so "each node's own address" cannot be said there, and
+        # 0.0.0.0 would expose it on every interface; Prometheus does not scrape kube-proxy.
+        "metricsBindAddress": "127.0.0.1:10249",
     }
+
+
+def etcd_patch(address: str) -> str:
+    """Strategic merge patch of one control plane's etcd static pod: metrics on loopback (where
+    kubeadm's liveness probe looks) and on the node's own address, not 0.0.0.0.
+
+    etcd's URL-list flags take the last value given, and this `args` entry comes after the
+    kubeadm-built `command` (which carries kubeadm's default --listen-metrics-urls loopback
+    URL), so a node without the patch simply keeps the loopback default."""
+    urls = f"http://127.0.0.1:{ETCD_METRICS_PORT},http://{address}:{ETCD_METRICS_PORT}"
+    pod = {"spec": {"containers": [{"name": "etcd", "args": [f"--listen-metrics-urls={urls}"]}]}}
+    return yamltext.dump(pod)
 
 
 def _hostpath_volume(name: str, path: str, read_only: bool, path_type: str) -> dict:
@@ -120,7 +147,13 @@ def cluster_configuration(cluster: ClusterSettings) -> dict:
         "controlPlaneEndpoint": f"{cluster.control_plane_endpoint}:{cluster.api_port}",
         "networking": {"podSubnet": cluster.pod_subnet, "serviceSubnet": cluster.service_subnet},
         "apiServer": {
-            "certSANs": [cluster.control_plane_endpoint],
+            # Loopback names too: `pulumi up` may reach the API through an SSH tunnel.
+            "certSANs": [
+                cluster.control_plane_endpoint,
+                *cluster.extra_names,
+                "127.0.0.1",
+                "localhost",
+            ],
             "extraArgs": _args(api_args),
             "extraVolumes": [
                 _hostpath_volume(
@@ -135,51 +168,63 @@ def cluster_configuration(cluster: ClusterSettings) -> dict:
         # Prometheus scrapes these; they listen on localhost only by default.
         "controllerManager": {"extraArgs": _args(controller_args)},
         "scheduler": {"extraArgs": _args({"bind-address": "0.0.0.0"})},
-        "etcd": {"local": {"extraArgs": _args({"listen-metrics-urls": "http://0.0.0.0:2381"})}},
+        # etcd's metrics listen on each control plane's own address: a per-node patch
+        # (etcd_patch), as the ClusterConfiguration is the same for every node.
     }
 
 
-def init_configuration(node: NodeSettings, token: str, certificate_key: str) -> dict:
+@dataclass(frozen=True)
+class JoinSecrets:
+    """What a node needs to init or join, resolved: its own bootstrap token, the certificate
+    key (control planes), and the pin of the cluster CA."""
+
+    token: str
+    certificate_key: str
+    ca_cert_hash: str
+
+
+def init_configuration(node: NodeSettings, secrets: JoinSecrets) -> dict:
     return {
         "apiVersion": KUBEADM_API,
         "kind": "InitConfiguration",
         "bootstrapTokens": [
             {
-                "token": token,
-                "description": "ml-platform joins (renewed before each join)",
-                "ttl": "24h",
+                "token": secrets.token,
+                "description": "ml-platform: created by kubeadm init, used by no join",
+                "ttl": INIT_TOKEN_TTL,
                 "usages": ["signing", "authentication"],
                 "groups": ["system:bootstrappers:kubeadm:default-node-token"],
             }
         ],
-        "certificateKey": certificate_key,
+        "certificateKey": secrets.certificate_key,
         "nodeRegistration": node_registration(node),
         "localAPIEndpoint": {"advertiseAddress": node.address},
+        "patches": {"directory": PATCHES_DIR},
     }
 
 
-def join_configuration(
-    node: NodeSettings, cluster: ClusterSettings, token: str, certificate_key: str
-) -> dict:
+def join_configuration(node: NodeSettings, cluster: ClusterSettings, secrets: JoinSecrets) -> dict:
     document = {
         "apiVersion": KUBEADM_API,
         "kind": "JoinConfiguration",
         "discovery": {
             "bootstrapToken": {
-                "token": token,
+                "token": secrets.token,
                 "apiServerEndpoint": f"{cluster.control_plane_endpoint}:{cluster.api_port}",
-                # The CA is pinned through the token's cluster-info signature (kubeadm's
-                # token-based discovery); the hash is unknown until init has run.
-                "unsafeSkipCAVerification": True,
+                # The cluster CA is generated by the program, so its public key is pinned:
+                # discovery refuses any API server whose CA does not match (v1beta4
+                # BootstrapTokenDiscovery.caCertHashes: sha256 of the DER SubjectPublicKeyInfo).
+                "caCertHashes": [secrets.ca_cert_hash],
             }
         },
         "nodeRegistration": node_registration(node),
     }
     if node.control_plane:
         document["controlPlane"] = {
-            "certificateKey": certificate_key,
+            "certificateKey": secrets.certificate_key,
             "localAPIEndpoint": {"advertiseAddress": node.address},
         }
+        document["patches"] = {"directory": PATCHES_DIR}
     return document
 
 
@@ -187,12 +232,10 @@ def dump_all(documents: Sequence[dict]) -> str:
     return yamltext.dump_all(documents)
 
 
-def init_documents(
-    node: NodeSettings, cluster: ClusterSettings, token: str, certificate_key: str
-) -> str:
+def init_documents(node: NodeSettings, cluster: ClusterSettings, secrets: JoinSecrets) -> str:
     return dump_all(
         [
-            init_configuration(node, token, certificate_key),
+            init_configuration(node, secrets),
             cluster_configuration(cluster),
             kubelet_configuration(),
             kube_proxy_configuration(),
@@ -200,21 +243,16 @@ def init_documents(
     )
 
 
-def join_documents(
-    node: NodeSettings, cluster: ClusterSettings, token: str, certificate_key: str
-) -> str:
-    return dump_all(
-        [join_configuration(node, cluster, token, certificate_key), kubelet_configuration()]
-    )
+def join_documents(node: NodeSettings, cluster: ClusterSettings, secrets: JoinSecrets) -> str:
+    return dump_all([join_configuration(node, cluster, secrets), kubelet_configuration()])
 
 
 def upload_certs_documents(
-    node: NodeSettings, cluster: ClusterSettings, token: str, certificate_key: str
+    node: NodeSettings, cluster: ClusterSettings, secrets: JoinSecrets
 ) -> str:
-    """What `kubeadm init phase upload-certs --config` reads to re-upload the certificates."""
-    return dump_all(
-        [init_configuration(node, token, certificate_key), cluster_configuration(cluster)]
-    )
+    """What `kubeadm init phase upload-certs --config` reads on the init host to upload the
+    control-plane certificates again, encrypted with the certificate key (they live 2 hours)."""
+    return dump_all([init_configuration(node, secrets), cluster_configuration(cluster)])
 
 
 def encryption_configuration(key_base64: str) -> str:

@@ -6,13 +6,17 @@ share in the directory's `lib.sh`; `scripts/common.sh` holds the helpers every s
 part alone is the step `<step>/<part>` (without its number), for tests. The Python side
 sends `script_bundle(step, params)` as the STDIN of `sudo bash -s` (pulumi-command
 `remote.Command(stdin=...)`), so parameters, including secrets such as the bootstrap token and the
-certificate key, never appear on a command line.
+certificate key, never appear on a command line. Parameters are plain shell variables, not
+exported: no process the step starts (apt-get, curl, kubeadm...) inherits them in its
+environment; the step hands a secret to the one command that needs it through a 0600 file or
+stdin.
 
 Bundle layout::
 
     set -euo pipefail
     {
-    export NAME='value'          # one line per parameter, shlex-quoted, sorted by name
+    NAME='value'                 # one line per parameter, shlex-quoted, sorted by name
+    ML_OUTPUT_LOG=/var/log/ml-platform/<step>.log   # steps that handle secrets (quiet=True)
     <scripts/common.sh>
     <scripts/<step>.sh>          (or each part of scripts/<step>/, in order)
     } </dev/null
@@ -40,8 +44,22 @@ _PARAM_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _PART_NUMBER = re.compile(r"(?<=/)[0-9]+-")
 # Names a parameter must not override: they change how bash or the scripts themselves behave.
 _RESERVED = frozenset(
-    {"PATH", "IFS", "HOME", "SHELL", "ENV", "BASH_ENV", "ROOT", "ML_STEP", "SHELLOPTS", "PS4"}
+    {
+        "PATH",
+        "IFS",
+        "HOME",
+        "SHELL",
+        "ENV",
+        "BASH_ENV",
+        "ROOT",
+        "ML_STEP",
+        "ML_OUTPUT_LOG",
+        "SHELLOPTS",
+        "PS4",
+    }
 )
+# Where a quiet step's tools write their output, on the host (root only).
+OUTPUT_LOG_DIR = "/var/log/ml-platform"
 
 
 # The scripts are files of this checkout; read them once per process, not once per host.
@@ -92,8 +110,12 @@ def _read(relative: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def script_bundle(step: str, params: Mapping[str, str]) -> str:
+def script_bundle(step: str, params: Mapping[str, str], quiet: bool = False) -> str:
     """The text to send as STDIN to `sudo bash -s` to run `step` with `params`.
+
+    `quiet`: the step handles secrets, so what it prints must be fixed text (pulumi-command puts
+    a failed command's whole output in its error): the output of the tools it runs goes to
+    /var/log/ml-platform/<step>.log on the host instead.
 
     Raises ValueError for an unknown step, a parameter name that is not ``^[A-Z][A-Z0-9_]*$`` (or
     is reserved, like PATH or ROOT), a value that is not a string or contains a NUL byte, or a
@@ -118,7 +140,10 @@ def script_bundle(step: str, params: Mapping[str, str]) -> str:
                 base64.b64decode(value, validate=True)
             except ValueError as error:
                 raise ValueError(f"parameter {name} is not valid base64") from error
-        exports.append(f"export {name}={shlex.quote(value)}\n")
+        exports.append(f"{name}={shlex.quote(value)}\n")
+    if quiet:
+        log = f"{OUTPUT_LOG_DIR}/{step.replace('/', '-')}.log"
+        exports.append(f"ML_OUTPUT_LOG={shlex.quote(log)}\n")
     return "".join(
         [
             "set -euo pipefail\n",

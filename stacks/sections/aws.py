@@ -5,21 +5,31 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
+from components.aws.network import ZONE_LETTERS
 from model.fields import Fields
-from model.formats import AMI, AWS_REGION, CIDR, INSTANCE_TYPE, UNIX_USER
+from model.formats import AMI, AWS_REGION, AWS_ZONE, CIDR, DNS_LABEL, INSTANCE_TYPE, UNIX_USER
 from model.inventory import GpuSpec
 from model.settings import Context, keys_of, read_settings, setting, subsection
 from model.site import API_SERVER_PORT, Site
 from stacks.sections.baremetal import control_plane_count
 
 # EC2 private DNS names: ip-10-0-1-23.ec2.internal (us-east-1), ip-...<region>.compute.internal.
-NODE_NAMES = r"^ip-(\d{1,3}-){3}\d{1,3}\.(ec2|[a-z0-9-]+\.compute)\.internal$"
+NODE_NAMES = r"^ip-([0-9]{1,3}-){3}[0-9]{1,3}\.(ec2|[a-z0-9-]+\.compute)\.internal$"
 # Each AZ gets one public and one private subnet carved out of the VPC; /24 is the smallest
 # private subnet that still holds a useful number of nodes and the NLB's addresses.
 SMALLEST_SUBNET_PREFIX = 24
+# Subnets are carved by zone letter, not by position in the list, so adding or removing a zone
+# never moves another zone's subnets: a public and a private slot for each of zones a..h.
+SUBNET_BITS = math.ceil(math.log2(2 * len(ZONE_LETTERS)))
+# adminCidrs together may span at most this many addresses (a /8): more is "the internet" in
+# pieces (two /1 halves are 0.0.0.0/0).
+MAX_ADMIN_ADDRESSES = 2**24
+ApiAccess = Literal["internal", "public"]
 
 # Instance types whose GPUs are known; any other GPU instance type must say `gpu:` itself.
 GPU_INSTANCES: Mapping[str, GpuSpec] = {
@@ -71,8 +81,12 @@ class GpuWorkerGroup(ControlPlaneGroup):
 @dataclass(frozen=True, kw_only=True)
 class AwsConfig:
     region: str = setting("region", format=AWS_REGION, doc="the AWS region")
-    availability_zones: int = setting(
-        "availabilityZones", 3, minimum=1, doc="a public and a private subnet in each"
+    availability_zones: tuple[str, ...] = setting(
+        "availabilityZones",
+        format=AWS_ZONE,
+        doc="zone names, e.g. [us-east-1a, us-east-1b, us-east-1c]: a public and a private subnet "
+        "in each, keyed by name (adding or removing a zone leaves the others and their "
+        "instances alone); instances go round-robin over them in this order",
     )
     vpc_cidr: ipaddress.IPv4Network = setting(
         "vpcCidr", ipaddress.IPv4Network("10.0.0.0/16"), format=CIDR, doc="the VPC's addresses"
@@ -89,6 +103,19 @@ class AwsConfig:
         doc="pin an AMI (default: Ubuntu 24.04 lookup); new AMIs never replace nodes",
     )
     ssh_user: str = setting("sshUser", "ubuntu", format=UNIX_USER, doc="the AMI's login user")
+    api_access: ApiAccess = setting(
+        "apiAccess",
+        "internal",
+        doc="`internal`: the API load balancer is reachable inside the VPC only (run `pulumi up` "
+        "from there); `public`: an internet-facing one too, open to `adminCidrs` only",
+    )
+    unreachable_hosts: tuple[str, ...] = setting(
+        "unreachableHosts",
+        (),
+        format=DNS_LABEL,
+        doc="instances (cp-1, gpu-2...) that are dead: nothing runs on them, and replacing them "
+        "later skips `kubeadm reset` (docs/operations/replace-node.md)",
+    )
     control_plane: ControlPlaneGroup = subsection(
         "controlPlane", ControlPlaneGroup, doc="control-plane instances"
     )
@@ -124,22 +151,58 @@ def read(top: Fields, context: Context) -> AwsConfig | None:
 
 
 def _check_shape(section: Fields, config: AwsConfig) -> None:
-    for cidr in config.admin_cidrs:
-        if cidr.prefixlen == 0:
-            section.bad(
-                "adminCidrs",
-                f"{cidr} opens SSH and the API server to the whole internet",
-                "list only the networks your administrators connect from, e.g. 198.51.100.0/24",
-            )
+    union = list(ipaddress.collapse_addresses(config.admin_cidrs))
+    total = sum(network.num_addresses for network in union)
+    if total > MAX_ADMIN_ADDRESSES:
+        section.bad(
+            "adminCidrs",
+            f"together cover {total} addresses ({', '.join(map(str, union))}): that opens SSH "
+            "and the API server to the internet",
+            "list only the networks your administrators connect from, e.g. 198.51.100.0/24 "
+            "(at most a /8 in all)",
+        )
     control_plane_count(section, "controlPlane.count", config.control_plane.count)
-    vpc, zones = config.vpc_cidr, config.availability_zones
-    needed = vpc.prefixlen + math.ceil(math.log2(2 * zones))
+    for zone, seen in Counter(config.availability_zones).items():
+        if seen > 1:
+            section.bad("availabilityZones", f"lists {zone} {seen} times", "list each zone once")
+    for zone in config.availability_zones:
+        if zone[:-1] != config.region:
+            section.bad(
+                "availabilityZones",
+                f"{zone} is not a zone of {config.region}",
+                f"use zones of the region, e.g. {config.region}a",
+            )
+    if not config.availability_zones:
+        section.bad("availabilityZones", "is empty", f"list zones, e.g. [{config.region}a]")
+    names = {spec_name for spec_name in _host_names(config)}
+    for name in config.unreachable_hosts:
+        if name not in names:
+            section.bad(
+                "unreachableHosts",
+                f"{name} is not one of the instances",
+                f"name instances the config creates: {', '.join(sorted(names))}",
+            )
+    for zone in config.availability_zones:
+        if zone[-1] not in ZONE_LETTERS:
+            section.bad(
+                "availabilityZones",
+                f"{zone}: only zones a to {ZONE_LETTERS[-1]} have a subnet slot",
+                f"use zones {ZONE_LETTERS[0]}-{ZONE_LETTERS[-1]} of the region",
+            )
+    vpc = config.vpc_cidr
+    needed = vpc.prefixlen + SUBNET_BITS
     if needed > SMALLEST_SUBNET_PREFIX:
         section.bad(
             "vpcCidr",
-            f"is too small for a public and a private /{SMALLEST_SUBNET_PREFIX} in {zones} AZs",
-            f"use a /{SMALLEST_SUBNET_PREFIX - (needed - vpc.prefixlen)} or larger VPC",
+            f"is too small for a public and a private /{SMALLEST_SUBNET_PREFIX} in each of "
+            f"{len(ZONE_LETTERS)} zone slots",
+            f"use a /{SMALLEST_SUBNET_PREFIX - SUBNET_BITS} or larger VPC",
         )
+
+
+def _host_names(config: AwsConfig) -> list[str]:
+    groups = (("cp", config.control_plane), ("worker", config.workers), ("gpu", config.gpu_workers))
+    return [f"{prefix}-{n}" for prefix, group in groups for n in range(1, group.count + 1)]
 
 
 def _with_known_gpu(section: Fields, config: AwsConfig) -> AwsConfig | None:

@@ -6,7 +6,7 @@ import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 
-from model.fields import Fields
+from model.fields import MISSING, Fields
 from model.formats import (
     ADDRESS_RANGE,
     CIDR,
@@ -14,8 +14,10 @@ from model.formats import (
     DNS_LABEL,
     DNS_LABEL_PATTERN,
     HOST,
+    HTTPS_URL,
     INTERFACE,
     IPV4,
+    SSH_HOST_KEY,
     UNIX_USER,
 )
 from model.inventory import CONTROL_PLANE, GpuSpec, Role
@@ -39,12 +41,31 @@ class HostConfig:
         format=DEVICE_PATH,
         doc="whole devices Ceph may take (it wipes them); /dev/disk/by-id paths are stable",
     )
+    host_key: str | None = setting(
+        "hostKey",
+        None,
+        format=SSH_HOST_KEY,
+        doc="the host's SSH host key (`ssh-ed25519 AAAA...`), verified on every connection; "
+        "required unless `insecureIgnoreHostKeys`; collect with `tools/host_keys.py`",
+    )
+    unreachable: bool = setting(
+        "unreachable",
+        False,
+        doc="the machine is dead or cut off: nothing runs on it, and removing or replacing it in "
+        "a later `up` skips `kubeadm reset` on it (docs/operations/replace-node.md)",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class Bastion:
     address: str = setting("address", format=HOST, doc="the jump host")
     user: str | None = setting("user", None, format=UNIX_USER, doc="default: `sshUser`")
+    host_key: str | None = setting(
+        "hostKey",
+        None,
+        format=SSH_HOST_KEY,
+        doc="the jump host's SSH host key; required unless `insecureIgnoreHostKeys`",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,8 +95,28 @@ class BaremetalConfig:
         doc="MetalLB's pool for LoadBalancer Services",
     )
     bastion: Bastion | None = setting("bastion", None, doc="jump host for SSH")
+    init_host: str = setting(
+        "initHost",
+        format=DNS_LABEL,
+        doc="the control plane where `kubeadm init` runs (once, at the start) and the cluster-wide "
+        "steps run; named, so reordering `hosts` changes nothing",
+    )
     hosts: tuple[HostConfig, ...] = setting(
         "hosts", doc="the machines; an odd number of control planes"
+    )
+    insecure_ignore_host_keys: bool = setting(
+        "insecureIgnoreHostKeys",
+        False,
+        doc="INSECURE: connect without verifying host keys, so whoever answers on a host's "
+        "address gets the join secrets; only for a first test on an isolated network",
+    )
+    api_server_url: str | None = setting(
+        "apiServerUrl",
+        None,
+        format=HTTPS_URL,
+        doc="where `pulumi up` and the exported kubeconfig reach the API server when the VIP is "
+        "not routable from there, e.g. `https://127.0.0.1:6443` through "
+        "`ssh -L 6443:<controlPlaneVip>:6443 <bastion>`",
     )
 
     def site(self) -> Site:
@@ -99,6 +140,8 @@ def read(top: Fields, context: Context) -> BaremetalConfig | None:
     config = None if section is None else read_settings(BaremetalConfig, section, context)
     if config is not None:
         _check_hosts(section, config.hosts)
+        _check_init_host(section, config)
+        _check_host_keys(section, config)
         _check_addresses(section, config)
     return config
 
@@ -122,6 +165,54 @@ def _check_hosts(section: Fields, hosts: tuple[HostConfig, ...]) -> None:
                 )  # fmt: skip
     planes = sum(1 for h in hosts if CONTROL_PLANE in h.roles)
     control_plane_count(section, "hosts", planes)
+    keys = Counter(h.host_key for h in hosts if h.host_key)
+    for key, seen in keys.items():
+        if seen > 1:
+            shared = ", ".join(h.name for h in hosts if h.host_key == key)
+            section.problems.add(
+                section.key("hosts"), key,
+                f"hosts {shared} share one host key (a cloned image?): they cannot be told apart",
+                "regenerate the host keys on the clones (ssh-keygen -A after removing "
+                "/etc/ssh/ssh_host_*) and collect them again",
+            )  # fmt: skip
+
+
+def _check_init_host(section: Fields, config: BaremetalConfig) -> None:
+    named = [h for h in config.hosts if h.name == config.init_host]
+    planes = [h.name for h in config.hosts if CONTROL_PLANE in h.roles]
+    if not named:
+        section.bad(
+            "initHost",
+            "is not one of the hosts",
+            f"name the control plane where kubeadm init runs: one of {', '.join(planes)}",
+        )
+    elif CONTROL_PLANE not in named[0].roles:
+        section.bad(
+            "initHost",
+            f"host {config.init_host} is not a control plane",
+            f"name a control-plane host: one of {', '.join(planes)}",
+        )
+
+
+def _check_host_keys(section: Fields, config: BaremetalConfig) -> None:
+    if config.insecure_ignore_host_keys:
+        return
+    fix = (
+        "collect the keys with `python tools/host_keys.py --stack <stack>`, check them, and add "
+        "each as hostKey (or set insecureIgnoreHostKeys: true, which sends the join secrets to "
+        "whoever answers on these addresses)"
+    )
+    for index, host in enumerate(config.hosts):
+        if host.host_key is None:
+            section.problems.add(
+                f"{section.key('hosts')}[{index}].hostKey", MISSING,
+                f"host {host.name} has no host key: anyone answering on {host.address} would "
+                "receive the cluster's secrets", fix,
+            )  # fmt: skip
+    if config.bastion is not None and config.bastion.host_key is None:
+        section.problems.add(
+            f"{section.key('bastion')}.hostKey", MISSING, "the bastion has no host key", fix
+        )
 
 
 def control_plane_count(section: Fields, key: str, count: int) -> None:

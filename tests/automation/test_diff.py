@@ -13,9 +13,9 @@ from automation import diff, registrations
 from automation.__main__ import main
 from automation.engine import PROJECT_DIR, load_stack
 from automation.redact import SIG_KEY
-from tests.helpers import evaluate_config, lab_with_workers
+from tests.helpers import evaluate_config, host_key, lab_with_workers
 
-GPU_041 = ["drain-gpu-041", "join-gpu-041", "prepare-gpu-041"]
+GPU_041 = ["admit-gpu-041", "drain-gpu-041", "join-gpu-041", "prepare-gpu-041"]
 # The base of a diff comes from git: those tests need the project to be a git work tree.
 in_git = (
     shutil.which("git") is not None
@@ -49,12 +49,15 @@ def test_a_41st_worker_adds_exactly_its_own_resources(forty_one, evaluations):
     assert added == sorted(after[urn].name for urn in after.keys() - before.keys())
     assert set(GPU_041) <= set(added) and all(name.endswith("-gpu-041") for name in added)
     assert forty_one.removed == []
-    # Changed: what the engine registered with other inputs, the join-token renewal among it.
+    # Changed: only what lists every node: the CSR approver's addresses and its node names.
     changed = [r.urn for r in forty_one.changed]
     assert changed == sorted(u for u in before.keys() & after.keys() if before[u].inputs != after[u].inputs)  # fmt: skip
-    refresh = next(r for r in forty_one.changed if r.name == "refresh-join")
-    (triggers,) = refresh.changes
-    assert triggers.path == "triggers" and "gpu-041" in triggers.new
+    assert sorted(r.name for r in forty_one.changed) == [
+        "kubelet-csr-approver",
+        "kubelet-csr-approver-node-names",
+    ]
+    approver = next(r for r in forty_one.changed if r.name == "kubelet-csr-approver")
+    assert [c.path for c in approver.changes] == ["values.providerIpPrefixes"]
     assert forty_one.unchanged == len(before) - len(changed)
     assert [c.path for c in forty_one.exports] == ["hosts.gpu-041"]
 
@@ -63,12 +66,15 @@ def test_the_report_reads_as_text_and_as_a_comment(forty_one):
     added, changed = len(forty_one.added), len(forty_one.changed)
     text = diff.render_text(forty_one)
     assert f"{added} added, 0 removed, {changed} changed, {forty_one.unchanged} unchanged" in text
-    assert '  +        [7] "gpu-041"' in text
+    assert '  +        [7] "192.168.10.141/32"' in text
     body = diff.render_markdown(forty_one)
     assert body.startswith("<!-- ml-platform:diff:lab -->\n")
     assert f"### Offline diff of stack `lab`: {changed} changed, {added} added, 1 stack output change" in body  # fmt: skip
     assert f"| {added} | 0 | {changed} | {forty_one.unchanged} |" in body
-    assert "- `refresh-join` (`command:remote:Command`): `triggers`" in body
+    assert (
+        "- `kubelet-csr-approver` (`kubernetes:helm.sh/v3:Release`): `values.providerIpPrefixes`"
+        in body
+    )
     assert body.index("#### Changed") < body.index("#### Added") < body.index("<details>")
 
 
@@ -102,7 +108,7 @@ def test_the_registrations_command_writes_the_document(tmp_path):
     assert main(["registrations", "--stack", "lab", "--output", str(output)]) == 0
     document = json.loads(output.read_text())
     assert document["format"] == registrations.FORMAT and document["error"] is None
-    init = next(r for r in document["resources"] if r["name"] == "init")
+    init = next(r for r in document["resources"] if r["name"] == "join-cp-1")
     assert init["type"] == "command:remote:Command" and init["dependencies"]
     key = load_stack("lab").values["ml-platform:sshPrivateKey"].splitlines()[1]
     assert key not in output.read_text()
@@ -167,7 +173,7 @@ def test_the_command_reads_the_base_from_git_and_evaluates_it_apart(tmp_path):
     lines.insert(
         last_host + 1,
         "      - {name: gpu-41, address: 192.168.10.141, roles: [worker], "
-        "gpu: {count: 1, model: rtx-4090}}",
+        f'gpu: {{count: 1, model: rtx-4090}}, hostKey: "{host_key("gpu-41")}"}}',
     )
     stack_file.write_text("\n".join(lines) + "\n")
     comment = tmp_path / "diff-lab.md"
@@ -178,7 +184,7 @@ def test_the_command_reads_the_base_from_git_and_evaluates_it_apart(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert " added, 0 removed, " in result.stdout
-    for name in ("drain-gpu-41", "join-gpu-41", "prepare-gpu-41"):
+    for name in ("admit-gpu-41", "drain-gpu-41", "join-gpu-41", "prepare-gpu-41"):
         assert f"+ command:remote:Command {name}\n" in result.stdout
     body = comment.read_text()
     assert body.startswith("<!-- ml-platform:diff:lab -->")

@@ -7,7 +7,15 @@ import pytest
 from automation.engine import evaluate
 from components import versions
 from model.fields import ConfigError
-from tests.helpers import Config, evaluate_changed, evaluate_config, stack_config
+from tests.helpers import Config, evaluate_changed, evaluate_config, host_key, stack_config
+
+HOST_KEY = host_key("bastion")
+# An RSA public key (ssh-keygen -t rsa -b 1024, public half only).
+RSA_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQChOgCIDMEJF3VHIEUSO7enMxNVofcgiA4d7tCLQQi9cTGP3AGw"
+    "TAgBlDi8WtbN7wMsseWGO/ypzKbL7NyT7ICb6qTw5WMwUCbXkCtAD6Rm5olJ8Xc6FjkTkpWxtWsQMomcXUPWQvZj"
+    "9EutiL8kBRJ6kUHEFO3lUbEbSlOUE3HDpQ=="
+)
 
 
 @pytest.mark.parametrize("stack", ["lab", "dev"])
@@ -99,11 +107,36 @@ LAB_CASES = [
     ("bucket-prefix-not-s3", set_in("platform.objectStore.bucketPrefix", "ML.Lab"), "ml-platform:platform.objectStore.bucketPrefix", "not a valid start of S3 bucket names"),
     ("etcd-backups-without-object-store", lambda c: c["platform"].update(objectStore={"provider": "none"}, mlflow={"enabled": False}, postgres={"backups": False}), "ml-platform:platform.etcdBackups.enabled", "objectStore.provider is none"),
     ("minio-without-volumes", lambda c: c["platform"].update(storage={"provider": "none"}, objectStore={"provider": "minio"}, monitoring={"storageClass": "x"}, postgres={"storageClass": "x"}), "ml-platform:platform.objectStore.provider", "MinIO's servers need volumes"),
+    # Strings are checked by what they become (item 8): a space in gpu.model would have been
+    # another kubelet flag in kubeadm's space-joined --node-labels.
+    ("space-in-gpu-model", lambda c: hosts(c)[3]["gpu"].update(model="rtx-4090 --anonymous-auth=true"), "ml-platform:baremetal.hosts[3].gpu.model", "not a Kubernetes label value"),
+    ("trailing-newline", set_in("baremetal.vipInterface", "eno1\n"), "ml-platform:baremetal.vipInterface", "not a network interface name"),
+    ("non-ascii-digits", set_in("kubernetes.version", "1.36.\u0664"), "ml-platform:kubernetes.version", "exact version"),
+    ("empty-ssh-user", set_in("baremetal.sshUser", ""), "ml-platform:baremetal.sshUser", "must not be empty"),
+    ("empty-bastion-user", set_in("baremetal.bastion", {"address": "bastion.lab.example.edu", "user": "", "hostKey": HOST_KEY}), "ml-platform:baremetal.bastion.user", "must not be empty"),
+    # Host keys (item 9) and the init host (item 5).
+    ("missing-host-key", lambda c: hosts(c)[5].pop("hostKey"), "ml-platform:baremetal.hosts[5].hostKey", "anyone answering on 192.168.10.103"),
+    ("rsa-host-key", lambda c: hosts(c)[5].update(hostKey=RSA_KEY), "ml-platform:baremetal.hosts[5].hostKey", "not an ed25519 or ECDSA SSH host key"),
+    ("host-key-of-another-type", lambda c: hosts(c)[5].update(hostKey="ssh-ed25519 " + RSA_KEY.split()[1]), "ml-platform:baremetal.hosts[5].hostKey", "not a ssh-ed25519 key"),
+    ("shared-host-key", lambda c: hosts(c)[5].update(hostKey=hosts(c)[6]["hostKey"]), "ml-platform:baremetal.hosts", "share one host key"),
+    ("bastion-without-host-key", set_in("baremetal.bastion", {"address": "bastion.lab.example.edu"}), "ml-platform:baremetal.bastion.hostKey", "no host key"),
+    ("init-host-missing", lambda c: c["baremetal"].pop("initHost"), "ml-platform:baremetal.initHost", "is required"),
+    ("init-host-unknown", set_in("baremetal.initHost", "cp-9"), "ml-platform:baremetal.initHost", "not one of the hosts"),
+    ("init-host-is-a-worker", set_in("baremetal.initHost", "gpu-01"), "ml-platform:baremetal.initHost", "not a control plane"),
+    ("bad-api-server-url", set_in("baremetal.apiServerUrl", "http://127.0.0.1:6443"), "ml-platform:baremetal.apiServerUrl", "https://"),
+    ("bad-authorized-key", set_in("sshAuthorizedKeys", ["ssh-ed25519 AAAA x@y"]), "ml-platform:sshAuthorizedKeys", "not an SSH public key"),
 ]  # fmt: skip
 
 DEV_CASES = [
-    ("open-admin-cidr", set_in("aws.adminCidrs", ["0.0.0.0/0"]), "ml-platform:aws.adminCidrs", "whole internet"),
-    ("zero-azs", set_in("aws.availabilityZones", 0), "ml-platform:aws.availabilityZones", "at least 1"),
+    ("open-admin-cidr", set_in("aws.adminCidrs", ["0.0.0.0/0"]), "ml-platform:aws.adminCidrs", "to the internet"),
+    ("two-halves-of-the-internet", set_in("aws.adminCidrs", ["0.0.0.0/1", "128.0.0.0/1"]), "ml-platform:aws.adminCidrs", "together cover 4294967296 addresses (0.0.0.0/0)"),
+    ("too-wide-admin-cidrs", set_in("aws.adminCidrs", ["10.0.0.0/7"]), "ml-platform:aws.adminCidrs", "together cover"),
+    ("zero-azs", set_in("aws.availabilityZones", []), "ml-platform:aws.availabilityZones", "is empty"),
+    ("azs-as-a-count", set_in("aws.availabilityZones", 3), "ml-platform:aws.availabilityZones", "must be a list"),
+    ("zone-of-another-region", set_in("aws.availabilityZones", ["us-west-2a"]), "ml-platform:aws.availabilityZones", "not a zone of us-east-1"),
+    ("duplicate-zone", set_in("aws.availabilityZones", ["us-east-1a", "us-east-1a"]), "ml-platform:aws.availabilityZones", "lists us-east-1a 2 times"),
+    ("unknown-api-access", set_in("aws.apiAccess", "open"), "ml-platform:aws.apiAccess", "one of internal, public"),
+    ("unknown-unreachable-host", set_in("aws.unreachableHosts", ["gpu-9"]), "ml-platform:aws.unreachableHosts", "not one of the instances"),
     ("vpc-overlaps-pods", set_in("aws.vpcCidr", "10.244.0.0/16"), "ml-platform:aws.vpcCidr", "overlaps"),
     ("even-aws-control-planes", set_in("aws.controlPlane.count", 2), "ml-platform:aws.controlPlane.count", "odd number"),
     ("malformed-admin-cidr", set_in("aws.adminCidrs", ["198.51.100.0/33"]), "ml-platform:aws.adminCidrs", "not an IPv4 CIDR"),
@@ -184,3 +217,23 @@ def test_defaults_fill_what_is_left_out():
 
     evaluation = evaluate_changed("lab", minimal).check()
     assert evaluation.exports["kubernetesVersion"].value == versions.KUBERNETES_VERSION
+
+
+def test_the_host_key_opt_out_is_explicit():
+    def no_keys(config: Config) -> None:
+        for host in hosts(config):
+            host.pop("hostKey")
+
+    assert_refused(
+        evaluate_changed("lab", no_keys), "ml-platform:baremetal.hosts[0].hostKey", "no host key"
+    )
+
+    def opted_out(config: Config) -> None:
+        no_keys(config)
+        config["baremetal"]["insecureIgnoreHostKeys"] = True
+
+    evaluation = evaluate_changed("lab", opted_out).check()
+    join = next(r for r in evaluation.registrations if r.name == "join-gpu-07")
+    from pulumi.runtime import rpc
+
+    assert "hostKey" not in rpc.unwrap_rpc_secret(join.inputs["connection"])

@@ -10,7 +10,14 @@ from typing import Any
 import pulumi
 
 from components import versions
-from components.addons.helm import PRIVILEGED, namespace, release
+from components.addons.helm import CONTROL_PLANE_TOLERATION, PRIVILEGED, namespace, release
+
+# The CSI controllers call the EC2 and EFS APIs with the instance role: only the control-plane
+# role carries their policies (components/aws/iam.py), so they run there.
+ON_CONTROL_PLANES = {
+    "nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
+    "tolerations": [CONTROL_PLANE_TOLERATION],
+}
 
 
 @dataclass(frozen=True)
@@ -22,8 +29,11 @@ class AwsStorageArgs:
 
 def ebs_values() -> dict[str, Any]:
     return {
-        "controller": {"replicaCount": 2, "enableMetrics": True},
-        "node": {"tolerateAllTaints": True},
+        "controller": {"replicaCount": 2, "enableMetrics": True, **ON_CONTROL_PLANES},
+        # Workers' pods cannot reach the instance metadata (hop limit 1): the node plugin reads
+        # its instance id and zone from its Node object (set by the cloud controller manager;
+        # chart 2.64.0 values.yaml: node.metadataSources, "imds", "kubernetes").
+        "node": {"tolerateAllTaints": True, "metadataSources": "kubernetes"},
         "storageClasses": [
             {
                 "name": "gp3",
@@ -47,6 +57,7 @@ def efs_values(file_system_id: str) -> dict[str, Any]:
             "replicaCount": 2,
             "enableMetrics": True,
             "serviceMonitor": {"enabled": True},
+            **ON_CONTROL_PLANES,
         },
         "storageClasses": [
             {

@@ -9,8 +9,11 @@
 # Conventions:
 #   * every host path is prefixed with "${ROOT:-}" so the tests can redirect them to a temp dir;
 #   * logs go to stderr, so stdout stays clean for steps that print data (read-kubeconfig);
-#   * secrets never appear on a command line: they travel in environment variables and reach
-#     commands through 0600 files or stdin.
+#   * secrets never appear on a command line: they arrive as shell variables (not exported, so
+#     no child process inherits them) and reach commands through 0600 files or stdin;
+#   * steps that handle secrets set ML_OUTPUT_LOG: the output of kubeadm and kubectl goes to that
+#     root-only file on the host, and what the step prints (which pulumi-command puts in its error
+#     message) is only the fixed lines of log/warn/fail.
 set -euo pipefail
 set -E
 
@@ -268,10 +271,27 @@ KUBE_DIR="${ROOT:-}/etc/kubernetes"
 ADMIN_CONF="${KUBE_DIR}/admin.conf"
 KUBEADM_TIMEOUT=${KUBEADM_TIMEOUT:-1200}
 
+# to_output_log: filter (stdin) that redacts and stores the output of tools: in ML_OUTPUT_LOG
+# (root-only, on the host) for steps that handle secrets, on stderr otherwise.
+to_output_log() {
+    if [[ -z ${ML_OUTPUT_LOG:-} ]]; then
+        redact_secrets >&2
+        return 0
+    fi
+    local file="${ROOT:-}${ML_OUTPUT_LOG}"
+    mkdir -p -- "$(dirname -- "$file")"
+    (umask 077 && redact_secrets >>"$file")
+}
+
 # run_kubeadm <args...>: kubeadm bounded by KUBEADM_TIMEOUT, its output (which includes the join
-# command with the token and certificate key) redacted and sent to stderr. Returns its status.
+# command with the token and certificate key) redacted, in the output log. Returns its status.
 run_kubeadm() {
-    timeout --kill-after=30 "${KUBEADM_TIMEOUT}" kubeadm "$@" 2>&1 | redact_secrets >&2
+    local rc=0
+    timeout --kill-after=30 "${KUBEADM_TIMEOUT}" kubeadm "$@" 2>&1 | to_output_log || rc=$?
+    if ((rc != 0)) && [[ -n ${ML_OUTPUT_LOG:-} ]]; then
+        log "kubeadm $1 failed; its output is in ${ML_OUTPUT_LOG} on this host"
+    fi
+    return "$rc"
 }
 
 # write_control_plane_files: the encryption-at-rest config and audit policy the kube-apiserver
@@ -283,6 +303,27 @@ write_control_plane_files() {
     chmod 0700 "${KUBE_DIR}/encryption"
     write_b64_param AUDIT_POLICY_B64 "${KUBE_DIR}/audit/policy.yaml" 0600 || true
     write_b64_param ENCRYPTION_CONFIG_B64 "${KUBE_DIR}/encryption/config.yaml" 0600
+}
+
+# node_ready <node>: print the node's Ready condition (True, False, Unknown), or nothing when the
+# node does not exist. Fails when the API server cannot be asked.
+node_ready() {
+    local name=$1 found
+    found=$(retry 5 5 kubectl --kubeconfig "${ADMIN_CONF}" get node "${name}" --ignore-not-found \
+        -o 'jsonpath={.metadata.name} {.status.conditions[?(@.type=="Ready")].status}') || return 1
+    if [[ -n ${found} ]]; then
+        echo "${found#* }"
+    fi
+}
+
+PATCHES_DIR="${KUBE_DIR}/ml-platform-patches"
+
+# write_etcd_patch: this control plane's etcd patch (ETCD_PATCH_B64, the metrics address) where
+# the kubeadm documents' `patches.directory` points.
+write_etcd_patch() {
+    if [[ -n ${ETCD_PATCH_B64:-} ]]; then
+        write_b64_param ETCD_PATCH_B64 "${PATCHES_DIR}/etcd+strategic.yaml" 0600 || true
+    fi
 }
 
 # check_no_leftovers <what>: refuse to run kubeadm init/join over state of an earlier member

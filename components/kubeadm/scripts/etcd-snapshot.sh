@@ -4,8 +4,10 @@
 # etcd-snapshot: install a daily snapshot of the local stacked etcd member on a control plane:
 #   /usr/local/sbin/ml-platform-etcd-snapshot, ml-platform-etcd-snapshot.service and .timer.
 # The snapshot runs etcdctl inside the etcd container (crictl exec; etcdctl is not on the host),
-# writes /var/lib/etcd/snapshots/etcd-<host>-<UTC timestamp>.db (that directory is mounted into
-# the etcd pod at the same path) and deletes snapshots older than RETENTION_DAYS.
+# which can only write under /var/lib/etcd (the one host directory mounted into the etcd pod); the
+# file is then moved to /var/lib/ml-platform/etcd-snapshots/etcd-<host>-<UTC timestamp>.db (0600,
+# directory 0700), outside the data directory that `kubeadm reset` empties, and snapshots older
+# than RETENTION_DAYS are deleted.
 # Parameters: RETENTION_DAYS (default 7).
 set -euo pipefail
 if ! declare -F fail >/dev/null; then
@@ -31,7 +33,9 @@ snapshot_script=$(
 # Installed by ml-platform (etcd-snapshot step); local changes are overwritten.
 set -euo pipefail
 RETENTION_DAYS=@RETENTION_DAYS@
-SNAPSHOT_DIR=/var/lib/etcd/snapshots
+SNAPSHOT_DIR=/var/lib/ml-platform/etcd-snapshots
+# Written by etcd inside its container, then moved out of the data directory.
+STAGING=/var/lib/etcd/.ml-platform-snapshot.db
 PKI=/etc/kubernetes/pki/etcd
 CRI_ENDPOINT=unix:///run/containerd/containerd.sock
 
@@ -49,17 +53,20 @@ fi
 mkdir -p -- "${ROOT:-}${SNAPSHOT_DIR}"
 chmod 0700 "${ROOT:-}${SNAPSHOT_DIR}"
 name="etcd-$(hostname)-$(date -u +%Y%m%dT%H%M%SZ).db"
+staging="${ROOT:-}${STAGING}"
+rm -f -- "${staging}"
 # /var/lib/etcd is mounted into the etcd pod at the same path, so the file lands on the host.
 crictl --runtime-endpoint "${CRI_ENDPOINT}" exec "${container}" etcdctl \
     --endpoints=https://127.0.0.1:2379 --cacert="${PKI}/ca.crt" \
     --cert="${PKI}/healthcheck-client.crt" --key="${PKI}/healthcheck-client.key" \
-    snapshot save "${SNAPSHOT_DIR}/${name}" >&2
-snapshot="${ROOT:-}${SNAPSHOT_DIR}/${name}"
-if [[ ! -s ${snapshot} ]]; then
-    log "etcdctl reported success but ${SNAPSHOT_DIR}/${name} is missing or empty"
+    snapshot save "${STAGING}" >&2
+if [[ ! -s ${staging} ]]; then
+    log "etcdctl reported success but ${STAGING} is missing or empty"
     exit 1
 fi
-chmod 0600 "${snapshot}"
+snapshot="${ROOT:-}${SNAPSHOT_DIR}/${name}"
+chmod 0600 "${staging}"
+mv -f -- "${staging}" "${snapshot}"
 log "saved ${SNAPSHOT_DIR}/${name}"
 
 find "${ROOT:-}${SNAPSHOT_DIR}" -maxdepth 1 -type f -name 'etcd-*.db*' \

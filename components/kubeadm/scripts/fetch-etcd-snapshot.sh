@@ -2,7 +2,7 @@
 # shellcheck source-path=SCRIPTDIR
 #
 # fetch-etcd-snapshot: copy an etcd snapshot the etcd-backups add-on shipped back from the
-# object store into /var/lib/etcd/snapshots of this control plane, decrypted, for
+# object store into /var/lib/ml-platform/etcd-snapshots of this control plane, decrypted, for
 # restore-etcd (when this host's own snapshots are gone, or to restore every member from the
 # same one). Run by hand, on stdin of `sudo bash -s` (tools/etcd_restore.py prints the bundle).
 #
@@ -34,10 +34,10 @@ if [[ ${STORE_ENDPOINT} =~ ^https://[^/]*\.amazonaws\.com ]]; then
     provider=AWS
 fi
 
-SNAPSHOT_DIR="${ROOT:-}/var/lib/etcd/snapshots"
+SNAPSHOT_DIR="${ROOT:-}/var/lib/ml-platform/etcd-snapshots"
 mkdir -p -- "${SNAPSHOT_DIR}"
 chmod 0700 "${SNAPSHOT_DIR}"
-env_file=$(umask 077 && mktemp "${ROOT:-}/var/lib/etcd/.ml-platform-fetch.XXXXXX")
+env_file=$(umask 077 && mktemp "${ROOT:-}/var/lib/ml-platform/.ml-platform-fetch.XXXXXX")
 cleanup_later "${env_file}"
 {
     printf 'AWS_ACCESS_KEY_ID=%s\n' "${AWS_ACCESS_KEY_ID}"
@@ -76,5 +76,5 @@ name=$(ctr --namespace k8s.io run --rm --net-host --env-file "${env_file}" \
     die "rclone could not fetch the snapshot (endpoint, keys, passphrase, FROM_HOST?)"
 name=${name##*$'\n'}
 [[ -s "${SNAPSHOT_DIR}/${name}" ]] || die "the snapshot ${name} did not arrive"
-log "fetched ${name} into /var/lib/etcd/snapshots: restore with SNAPSHOT=${name}"
+log "fetched ${name} into /var/lib/ml-platform/etcd-snapshots: restore with SNAPSHOT=${name}"
 printf '%s\n' "${name}"

@@ -2,10 +2,12 @@
 # shellcheck source-path=SCRIPTDIR
 #
 # join: `kubeadm join` a worker or an additional control plane.
-# Parameters: NODE_NAME, JOIN_CONFIG_B64 (JoinConfiguration + KubeletConfiguration; holds the token
-#   and, for control planes, the certificate key), CONTROL_PLANE (true|false); for control planes
-#   also ENCRYPTION_CONFIG_B64, AUDIT_POLICY_B64 and optional KUBE_VIP_MANIFEST_B64.
-# Skips the join when /etc/kubernetes/kubelet.conf exists.
+# Parameters: NODE_NAME, JOIN_CONFIG_B64 (JoinConfiguration + KubeletConfiguration; holds this
+#   node's own token, the pin of the cluster CA and, for control planes, the certificate key),
+#   CONTROL_PLANE (true|false); for control planes also ENCRYPTION_CONFIG_B64, AUDIT_POLICY_B64,
+#   ETCD_PATCH_B64 and optional KUBE_VIP_MANIFEST_B64.
+# Skips the join when /etc/kubernetes/kubelet.conf exists. The token is minted on the init host
+# by this node's admit step just before, and deleted by its drain step once the node joined.
 #
 # kubeadm join's preflight requires an empty /etc/kubernetes/manifests, so the kube-vip static pod
 # is put in place after the join (the VIP is already served by the existing control planes).
@@ -23,6 +25,7 @@ KUBE_VIP_PENDING="${KUBE_DIR}/kube-vip.yaml.pending"
 
 if [[ ${CONTROL_PLANE} == true ]]; then
     write_control_plane_files || true
+    write_etcd_patch
 fi
 
 # One attempt; a failed attempt is reset so the next one passes kubeadm's preflight checks.
@@ -35,6 +38,12 @@ join_once() {
     log "kubeadm join exited with status ${rc}; resetting before the next attempt"
     run_kubeadm reset -f || true
     return "${rc}"
+}
+
+# The token was refused (expired, or deleted): retrying cannot help.
+token_refused() {
+    [[ -n ${ML_OUTPUT_LOG:-} && -f "${ROOT:-}${ML_OUTPUT_LOG}" ]] &&
+        grep -q "is invalid for this cluster or it has expired" "${ROOT:-}${ML_OUTPUT_LOG}"
 }
 
 if [[ -f "${KUBE_DIR}/kubelet.conf" ]]; then
@@ -50,7 +59,12 @@ else
     log "running kubeadm join (control plane: ${CONTROL_PLANE})"
     if ! retry 4 15 join_once "${join_config}"; then
         rm -f -- "${join_config}"
-        die "kubeadm join failed after 4 attempts (the output is above)"
+        if token_refused; then
+            die "the API server refused this node's join token: it was minted by the node's" \
+                "admit step and lives until the node joins (72 hours at most). Mint a new one:" \
+                "pulumi up --replace <URN of admit-${NODE_NAME}> (pulumi stack --show-urns)"
+        fi
+        die "kubeadm join failed after 4 attempts"
     fi
     rm -f -- "${join_config}"
     [[ -f "${KUBE_DIR}/kubelet.conf" ]] || die "kubeadm join succeeded but kubelet.conf is missing"

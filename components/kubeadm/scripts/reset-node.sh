@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 #
-# reset-node: on a node being removed, undo kubeadm init/join: `kubeadm reset -f` (on a control
-# plane this also removes its etcd member), clear /etc/cni/net.d, remove the control-plane
-# secrets this project wrote, restart containerd. A no-op when the node never joined.
+# reset-node: on a node being removed (after its drain, before its Node object is deleted), undo
+# kubeadm init/join: `kubeadm reset -f`, clear /etc/cni/net.d, remove the control-plane secrets
+# and patches this project wrote, restart containerd. A no-op when the node never joined.
+# On a control plane, kubeadm reset's remove-etcd-member phase leaves etcd only while the Node
+# object exists: it reads the node's registration from the API (GetNodeRegistration gets the
+# Node) and, without it, skips the member removal and empties the data directory anyway
+# (kubernetes/kubernetes cmd/kubeadm/app/cmd/phases/reset/removeetcdmember.go,
+# cmd/kubeadm/app/util/config/cluster.go). Hence drain, reset, then delete the Node.
+# etcd snapshots are kept: they live outside the etcd data directory, which reset empties.
 set -euo pipefail
 if ! declare -F fail >/dev/null; then
     # shellcheck source=common.sh
@@ -36,11 +42,12 @@ if [[ ${member} == false ]]; then
 fi
 
 log "running kubeadm reset -f"
-run_kubeadm reset -f || die "kubeadm reset -f failed (the output is above)"
+run_kubeadm reset -f || die "kubeadm reset -f failed"
 CNI_DIR="${ROOT:-}/etc/cni/net.d"
 if [[ -d ${CNI_DIR} ]]; then
     find "${CNI_DIR}" -mindepth 1 -delete
 fi
-rm -rf -- "${KUBE_DIR}/encryption" "${KUBE_DIR}/audit" "${KUBE_DIR}/kube-vip.yaml.pending"
+rm -rf -- "${KUBE_DIR}/encryption" "${KUBE_DIR}/audit" "${KUBE_DIR}/kube-vip.yaml.pending" \
+    "${PATCHES_DIR}"
 systemctl restart containerd
 log "node reset"

@@ -16,9 +16,9 @@
 #      on every member);
 #   3. swaps the new member directory in (the old one kept in
 #      /var/lib/etcd-before-restore-<time>) and puts the manifests back.
-# The snapshots directory and everything else under /var/lib/etcd stay as they are.
+# Everything else under /var/lib/etcd stays as it is; the snapshots are outside it.
 # Parameters: NODE_NAME; INITIAL_CLUSTER (cp-1=https://10.0.0.11:2380,...: every member);
-# SNAPSHOT (a file name in /var/lib/etcd/snapshots; default: the newest there);
+# SNAPSHOT (a file name in /var/lib/ml-platform/etcd-snapshots; default: the newest there);
 # CONFIRM=restore-<NODE_NAME> (this stops the control plane); WAIT_SECONDS (default 180).
 set -euo pipefail
 if ! declare -F fail >/dev/null; then
@@ -37,7 +37,7 @@ require_param NODE_NAME INITIAL_CLUSTER
 [[ ${INITIAL_CLUSTER} =~ ^[a-z0-9.-]+=https://[A-Za-z0-9.:-]+(,[a-z0-9.-]+=https://[A-Za-z0-9.:-]+)*$ ]] ||
     die "INITIAL_CLUSTER must be name=https://address:2380,... for every member, got \"${INITIAL_CLUSTER}\""
 
-SNAPSHOT_DIR="${ROOT:-}/var/lib/etcd/snapshots"
+SNAPSHOT_DIR="${ROOT:-}/var/lib/ml-platform/etcd-snapshots"
 MANIFESTS="${KUBE_DIR}/manifests"
 ASIDE="${KUBE_DIR}/manifests-restore"
 ETCD_MANIFEST="${MANIFESTS}/etcd.yaml"
@@ -66,10 +66,10 @@ image=$(awk '$1 == "image:" { print $2; exit }' "${manifest}")
 if [[ -z ${SNAPSHOT} ]]; then
     SNAPSHOT=$(find "${SNAPSHOT_DIR}" -maxdepth 1 -type f -name 'etcd-*.db' -printf '%T@ %f\n' 2>/dev/null |
         sort -n | tail -n 1 | cut -d' ' -f2)
-    [[ -n ${SNAPSHOT} ]] || die "no snapshot in /var/lib/etcd/snapshots; fetch one first (fetch-etcd-snapshot)"
+    [[ -n ${SNAPSHOT} ]] || die "no snapshot in /var/lib/ml-platform/etcd-snapshots; fetch one first (fetch-etcd-snapshot)"
 fi
 [[ ${SNAPSHOT} =~ ^etcd-[A-Za-z0-9.-]+\.db$ ]] || die "SNAPSHOT must be a file name etcd-<...>.db, got \"${SNAPSHOT}\""
-[[ -s "${SNAPSHOT_DIR}/${SNAPSHOT}" ]] || die "/var/lib/etcd/snapshots/${SNAPSHOT} is missing or empty"
+[[ -s "${SNAPSHOT_DIR}/${SNAPSHOT}" ]] || die "/var/lib/ml-platform/etcd-snapshots/${SNAPSHOT} is missing or empty"
 token="restore-${SNAPSHOT%.db}"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 log "restoring member ${member} (${peer_url}) from ${SNAPSHOT}"
@@ -93,7 +93,7 @@ restored="/var/lib/etcd-restore-${stamp}"
 ctr --namespace k8s.io run --rm --net-host \
     --mount "type=bind,src=${ROOT:-}/var/lib,dst=/var/lib,options=rbind:rw" \
     "${image}" "ml-platform-etcd-restore-${stamp}" \
-    etcdutl snapshot restore "/var/lib/etcd/snapshots/${SNAPSHOT}" \
+    etcdutl snapshot restore "/var/lib/ml-platform/etcd-snapshots/${SNAPSHOT}" \
     --name "${member}" --initial-cluster "${INITIAL_CLUSTER}" \
     --initial-cluster-token "${token}" --initial-advertise-peer-urls "${peer_url}" \
     --data-dir "${restored}" >&2

@@ -58,7 +58,7 @@ def test_a_job_per_control_plane_pinned_to_it_reads_its_snapshots_read_only():
     assert pod["automountServiceAccountToken"] is False
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["snapshots"]["hostPath"] == {
-        "path": "/var/lib/etcd/snapshots",
+        "path": "/var/lib/ml-platform/etcd-snapshots",
         "type": "Directory",
     }
     (container,) = pod["containers"]

@@ -48,12 +48,17 @@ def test_the_stacks_settings_reach_their_add_ons(lab, dev):
     assert [n["name"] for n in storage["nodes"]] == [f"gpu-0{n}" for n in range(1, 7)]
 
 
-def test_the_csr_approver_accepts_each_sites_nodes(lab, dev):
+def test_the_csr_approver_accepts_each_nodes_own_address(lab, dev):
     lab_values = releases(lab)["kubelet-csr-approver"].inputs["values"]
-    assert lab_values["providerIpPrefixes"] == ["192.168.10.0/24"]
-    assert lab_values["bypassDnsResolution"] is True
+    prefixes = lab_values["providerIpPrefixes"]
+    assert len(prefixes) == 43 and "192.168.10.107/32" in prefixes
+    assert "192.168.10.10/32" not in prefixes  # the API VIP is no node's
+    assert lab_values["bypassDnsResolution"] is False
     dev_values = releases(dev)["kubelet-csr-approver"].inputs["values"]
-    assert dev_values["providerIpPrefixes"] == ["10.0.0.0/16"]
+    assert len(dev_values["providerIpPrefixes"]) == 7
+    assert all(
+        p.startswith("10.0.") and p.endswith("/32") for p in dev_values["providerIpPrefixes"]
+    )
     assert "ec2" in dev_values["providerRegex"]
 
 

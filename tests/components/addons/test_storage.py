@@ -83,6 +83,19 @@ def test_aws_volumes_are_encrypted_gp3_by_default_and_efs_for_shared_ones():
     assert efs["parameters"]["fileSystemId"] == "fs-1"
 
 
+def test_aws_csi_controllers_run_on_the_control_planes_whose_role_has_their_rights():
+    evaluation = deploy_addon(
+        storage.ADDON, StorageSettings(provider="aws"), at=site("aws"), shared_filesystem_id="fs-1"
+    )
+    for chart, values in releases(evaluation).items():
+        controller = values.inputs["values"]["controller"]
+        assert controller["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}, chart
+        assert controller["tolerations"][0]["key"] == "node-role.kubernetes.io/control-plane"
+    # Workers' pods reach no instance metadata: the EBS node plugin asks Kubernetes instead.
+    ebs = releases(evaluation)["aws-ebs-csi-driver"].inputs["values"]
+    assert ebs["node"]["metadataSources"] == "kubernetes"
+
+
 def test_without_a_shared_file_system_there_is_no_efs_class():
     evaluation = deploy_addon(
         storage.ADDON, StorageSettings(provider="aws"), at=site("aws", shared_filesystem=False)

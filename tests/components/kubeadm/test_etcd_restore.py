@@ -39,8 +39,8 @@ elif [[ " $* " == *" run "* ]]; then
     for ((i = 0; i < ${#args[@]}; i++)); do
         [[ ${args[i]} == --env-file ]] && cp "${args[i+1]}" "$S/env-file-copy"
     done
-    mkdir -p "$ROOT/var/lib/etcd/snapshots"
-    echo encrypted-then-decrypted >"$ROOT/var/lib/etcd/snapshots/etcd-cp-2-20261129T021500Z.db"
+    mkdir -p "$ROOT/var/lib/ml-platform/etcd-snapshots"
+    echo encrypted-then-decrypted >"$ROOT/var/lib/ml-platform/etcd-snapshots/etcd-cp-2-20261129T021500Z.db"
     echo etcd-cp-2-20261129T021500Z.db
 fi
 true
@@ -66,8 +66,10 @@ def control_plane(tmp_path: Path) -> Host:
     host.write("etc/kubernetes/manifests/etcd.yaml", ETCD_MANIFEST)
     host.write("etc/kubernetes/manifests/kube-apiserver.yaml", "kind: Pod\n")
     host.write("var/lib/etcd/member/snap/db", "the broken member")
-    host.write("var/lib/etcd/snapshots/etcd-cp-1-20261128T021500Z.db", "older")
-    newest = host.write("var/lib/etcd/snapshots/etcd-cp-1-20261129T021500Z.db", "newest")
+    host.write("var/lib/ml-platform/etcd-snapshots/etcd-cp-1-20261128T021500Z.db", "older")
+    newest = host.write(
+        "var/lib/ml-platform/etcd-snapshots/etcd-cp-1-20261129T021500Z.db", "newest"
+    )
     import os
     import time
 
@@ -87,7 +89,7 @@ def test_a_member_is_restored_from_the_newest_snapshot_with_its_own_name_and_pee
     (call,) = ran(result, "ctr --namespace k8s.io run")
     assert "registry.k8s.io/etcd:3.6.6-0" in call
     assert (
-        "etcdutl snapshot restore /var/lib/etcd/snapshots/etcd-cp-1-20261129T021500Z.db "
+        "etcdutl snapshot restore /var/lib/ml-platform/etcd-snapshots/etcd-cp-1-20261129T021500Z.db "
         "--name cp-1 --initial-cluster " + CLUSTER + " --initial-cluster-token "
         "restore-etcd-cp-1-20261129T021500Z --initial-advertise-peer-urls "
         "https://192.168.10.11:2380 --data-dir /var/lib/etcd-restore-"
@@ -97,7 +99,7 @@ def test_a_member_is_restored_from_the_newest_snapshot_with_its_own_name_and_pee
     assert (root / "var/lib/etcd/member/snap").is_dir()
     (before,) = root.glob("var/lib/etcd-before-restore-*")
     assert (before / "member/snap/db").read_text() == "the broken member"
-    assert len(list((root / "var/lib/etcd/snapshots").iterdir())) == 2
+    assert len(list((root / "var/lib/ml-platform/etcd-snapshots").iterdir())) == 2
     assert (root / "etc/kubernetes/manifests/etcd.yaml").read_text() == ETCD_MANIFEST
     assert (root / "etc/kubernetes/manifests/kube-apiserver.yaml").exists()
     assert not list(root.glob("var/lib/etcd-restore-*"))
@@ -157,7 +159,7 @@ def test_a_shipped_snapshot_comes_back_decrypted_with_secrets_only_in_a_removed_
     assert f"PASSPHRASE={SECRETS['PASSPHRASE']}" in env
     assert "RCLONE_CONFIG_SNAPSHOTS_REMOTE=store:ml-platform-lab-etcd-snapshots/etcd/cp-2" in env
     assert "RCLONE_CONFIG_STORE_PROVIDER=Other" in env
-    assert not list(control_plane.root.glob("var/lib/etcd/.ml-platform-fetch.*"))
+    assert not list(control_plane.root.glob("var/lib/ml-platform/.ml-platform-fetch.*"))
     assert run_call.endswith("/bin/sh -c set -eu")  # the script, whose first line is logged
     script = (SCRIPTS_DIR / "fetch-etcd-snapshot.sh").read_text()
     assert "| rclone obscure -)" in script and "rclone lsf snapshots: --include" in script
@@ -193,7 +195,7 @@ def test_the_tool_takes_secrets_from_the_environment_only():
     }
     code, out, _ = run_tool(argv, environ)
     assert code == 0
-    assert "export PASSPHRASE=phrase\n" in out and "# ---- fetch-etcd-snapshot.sh ----" in out
+    assert "\nPASSPHRASE=phrase\n" in out and "# ---- fetch-etcd-snapshot.sh ----" in out
 
 
 def test_the_tool_prints_a_confirmed_restore_for_the_host():
@@ -201,4 +203,4 @@ def test_the_tool_prints_a_confirmed_restore_for_the_host():
         ["restore", "--host", "cp-1", "--initial-cluster", CLUSTER, "--snapshot", "etcd-a.db"], {}
     )
     assert code == 0
-    assert "export CONFIRM=restore-cp-1\n" in out and "export SNAPSHOT=etcd-a.db\n" in out
+    assert "\nCONFIRM=restore-cp-1\n" in out and "\nSNAPSHOT=etcd-a.db\n" in out

@@ -2,8 +2,11 @@
 # shellcheck source-path=SCRIPTDIR/..
 #
 # prepare-host, part 5: containerd 2.x from Docker's apt repository (distribution packages are
-# 1.x), with the systemd cgroup driver for runc.
-# Parameters: CONTAINERD_PACKAGE (default containerd.io).
+# 1.x), pinned to CONTAINERD_VERSION and held, with the systemd cgroup driver for runc and the
+# sandbox (pause) image pinned to SANDBOX_IMAGE. A node that already joined keeps the containerd
+# it runs: a different version is reported as a pending upgrade, not installed under it.
+# Parameters: CONTAINERD_PACKAGE (default containerd.io), CONTAINERD_VERSION (e.g. 2.2.1),
+#   SANDBOX_IMAGE (e.g. registry.k8s.io/pause:3.10.1).
 set -euo pipefail
 if ! declare -F fail >/dev/null; then
     # shellcheck source=common.sh
@@ -30,8 +33,29 @@ deb [arch=${ARCH} signed-by=/etc/apt/keyrings/docker.asc] https://download.docke
 DOCKER_LIST
     apt_sources_changed
 fi
-if ! pkg_installed "${CONTAINERD_PACKAGE}"; then
-    apt_install "${CONTAINERD_PACKAGE}"
+require_param CONTAINERD_VERSION SANDBOX_IMAGE
+# shellcheck disable=SC2153 # a parameter of the step, not a misspelling of containerd_version
+[[ ${CONTAINERD_VERSION} =~ ^2\.[0-9]+\.[0-9]+$ ]] ||
+    die "CONTAINERD_VERSION must be a 2.x.y version, got \"${CONTAINERD_VERSION}\""
+[[ ${SANDBOX_IMAGE} =~ ^[a-z0-9.-]+(/[a-z0-9._-]+)+:[A-Za-z0-9._-]+$ ]] ||
+    die "SANDBOX_IMAGE must be an image reference with a tag, got \"${SANDBOX_IMAGE}\""
+installed=$(pkg_version "${CONTAINERD_PACKAGE}")
+if [[ ${installed} != "${CONTAINERD_VERSION}"-* ]]; then
+    if [[ -n ${installed} && -f "${ROOT:-}/etc/kubernetes/kubelet.conf" ]]; then
+        warn "UPGRADE PENDING: this node runs ${CONTAINERD_PACKAGE} ${installed}, the config pins" \
+            "${CONTAINERD_VERSION}; a joined node is left as it is (drain it and upgrade" \
+            "containerd by hand, docs/operations/upgrade.md)"
+    else
+        apt_update
+        version=$(apt-cache madison "${CONTAINERD_PACKAGE}" |
+            awk -F'|' -v want="${CONTAINERD_VERSION}" '{ gsub(/[ \t]/, "", $2) } index($2, want "-") == 1 { print $2; exit }')
+        [[ -n ${version} ]] ||
+            die "no ${CONTAINERD_PACKAGE} ${CONTAINERD_VERSION} in Docker's repository for ${OS_CODENAME}"
+        apt_install "${CONTAINERD_PACKAGE}=${version}"
+    fi
+fi
+if ! grep -qx "${CONTAINERD_PACKAGE}" <<<"$(apt-mark showhold)"; then
+    apt-mark hold "${CONTAINERD_PACKAGE}" >&2
 fi
 containerd_version=$(containerd --version | awk '{ print $3 }')
 containerd_version=${containerd_version#v}
@@ -45,10 +69,15 @@ fi
 CONTAINERD_CONFIG="${ROOT:-}/etc/containerd/config.toml"
 CONTAINERD_BASE="${ROOT:-}/etc/containerd/config.toml.ml-platform"
 RUNC_OPTIONS="[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]"
+# containerd 2.x (config version 3) keeps the sandbox image under the CRI images plugin.
+PINNED_IMAGES="[plugins.'io.containerd.cri.v1.images'.pinned_images]"
 default_config=$(containerd config default)
 grep -Eq '^version = 3' <<<"${default_config}" ||
     die "containerd config default did not produce a version 3 config"
-wanted_config=$(awk -v sect="${RUNC_OPTIONS}" '
+# set_in_section <section header> <key> <TOML value>: filter that sets key = value in the section,
+# adding the key (or the section) when missing.
+set_in_section() {
+    awk -v sect="$1" -v key="$2" -v value="$3" '
     function header(line,    s) {
         s = line
         gsub(/^[ \t]+|[ \t]+$/, "", s)
@@ -56,7 +85,7 @@ wanted_config=$(awk -v sect="${RUNC_OPTIONS}" '
         return s
     }
     function add() {
-        if (!done) { print indent "SystemdCgroup = true"; done = 1 }
+        if (!done) { print indent key " = " value; done = 1 }
     }
     /^[ \t]*\[/ {
         if (in_s) add()
@@ -65,22 +94,27 @@ wanted_config=$(awk -v sect="${RUNC_OPTIONS}" '
         print
         next
     }
-    in_s && /^[ \t]*SystemdCgroup[ \t]*=/ {
-        if (!done) { line = $0; sub(/=.*/, "= true", line); print line; done = 1 }
+    in_s && $0 ~ "^[ \t]*" key "[ \t]*=" {
+        if (!done) { line = $0; sub(/=.*/, "= " value, line); print line; done = 1 }
         next
     }
     { print }
     END {
         if (in_s) add()
-        if (!done) { print ""; print sect; print "  SystemdCgroup = true" }
+        if (!done) { print ""; print sect; print "  " key " = " value }
     }
-' <<<"${default_config}")
+'
+}
+wanted_config=$(set_in_section "${RUNC_OPTIONS}" SystemdCgroup true <<<"${default_config}" |
+    set_in_section "${PINNED_IMAGES}" sandbox "'${SANDBOX_IMAGE}'")
 containerd_changed=false
 base_changed=false
 if write_file "${CONTAINERD_BASE}" 0644 <<<"${wanted_config}"; then
     base_changed=true
 fi
-if [[ ${base_changed} == true ]] || ! grep -Eq '^[[:space:]]*SystemdCgroup = true' "${CONTAINERD_CONFIG}" 2>/dev/null; then
+if [[ ${base_changed} == true ]] ||
+    ! grep -Eq '^[[:space:]]*SystemdCgroup = true' "${CONTAINERD_CONFIG}" 2>/dev/null ||
+    ! grep -Fq "sandbox = '${SANDBOX_IMAGE}'" "${CONTAINERD_CONFIG}" 2>/dev/null; then
     if write_file "${CONTAINERD_CONFIG}" 0644 <<<"${wanted_config}"; then
         containerd_changed=true
     fi
