@@ -20,6 +20,7 @@ cluster = KubeadmCluster(
         gpu_driver=config.platform["gpu"].driver,
         vip_interface=config.baremetal.vip_interface if config.baremetal else None,
         longhorn=config.platform["storage"].provider == "longhorn",
+        identity=config.identity.oidc,
     ),
 )
 platform = MlPlatform(
@@ -31,6 +32,7 @@ platform = MlPlatform(
         cluster_ready=cluster.cni,
         nodes=cluster.node_ready,
         tenants=config.tenants,
+        identity=config.identity.oidc,
     ),
     opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}),
 )

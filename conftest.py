@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from automation.engine import Evaluation, evaluate
+from tests.tenants import NEW_COURSE, campus_config, evaluate_campus
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +16,15 @@ def lab() -> Evaluation:
 @pytest.fixture(scope="session")
 def dev() -> Evaluation:
     return evaluate("dev").check()
+
+
+@pytest.fixture(scope="session")
+def campus() -> Evaluation:
+    """The lab with three professors, three courses and an OIDC provider (tests/tenants.py)."""
+    return evaluate_campus(campus_config()).check()
+
+
+@pytest.fixture(scope="session")
+def campus_plus_course() -> Evaluation:
+    """The same with one more course."""
+    return evaluate_campus(campus_config([NEW_COURSE])).check()

@@ -64,6 +64,7 @@ class Registration:
     ignore_changes: tuple[str, ...]
     replace_on_changes: tuple[str, ...]
     delete_before_replace: bool
+    # Left in place (and forgotten) when it leaves the program.
     retain_on_delete: bool = False
     protect: bool = False
 
@@ -138,8 +139,30 @@ def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> StackSettings:
         if isinstance(value, Mapping) and set(value) == {"secure"}:
             secret_keys.add(key)
             value = placeholder(key)
+        elif _holds_secure(value):
+            # A secure value inside structured config (`pulumi config set --secret --path`):
+            # the CLI hands the program the whole key as a secret.
+            secret_keys.add(key)
+            value = _placeholders(key, value)
         values[key] = value
     return StackSettings(values, frozenset(secret_keys))
+
+
+def _holds_secure(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return set(value) == {"secure"} or any(_holds_secure(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_secure(v) for v in value)
+
+
+def _placeholders(path: str, value: Any) -> Any:
+    """`value` with each nested `{secure: ...}` replaced by a placeholder named by its path."""
+    if isinstance(value, Mapping):
+        if set(value) == {"secure"}:
+            return placeholder(path)
+        return {k: _placeholders(f"{path}.{k}", v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_placeholders(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    return value
 
 
 def declared_secrets(project_dir: Path = PROJECT_DIR) -> list[str]:

@@ -172,6 +172,19 @@ JOBSET = "v0.12.0"
 # upstream publishes kustomize manifests, no Helm chart; fetched at deploy time from this tag.
 KUBEFLOW_PIPELINES = "2.17.0"
 
+# Kueue (kubernetes-sigs/kueue, newest release in the upstream snapshot checked: v0.19.2,
+# August 2026); its chart is published as OCI and the controller image under the same tag.
+KUEUE = HelmChart("oci://registry.k8s.io/kueue/charts/kueue", "0.19.2")
+KUEUE_IMAGE = "registry.k8s.io/kueue/kueue"
+KUEUE_IMAGE_TAG = f"v{KUEUE.version}"
+
+# JupyterHub's chart (z2jh 4.4.0: JupyterHub 5.5.0, KubeSpawner 7.0.0, oauthenticator 17.4.0,
+# nativeauthenticator 1.3.0; jupyterhub/zero-to-jupyterhub-k8s@4.4.0:images/hub/requirements.txt).
+JUPYTERHUB = HelmChart("jupyterhub", "4.4.0", "https://hub.jupyter.org/helm-chart/")
+# The notebook image: Jupyter's docker-stacks PyTorch build with CUDA 12 (its tags are
+# `cuda12-<build date>`; the 2026-08-24 build is on the project's wiki, page 2026-08).
+NOTEBOOK_IMAGE = "quay.io/jupyter/pytorch-notebook:cuda12-2026-08-24"
+
 
 @dataclass(frozen=True)
 class Dashboard:
@@ -245,4 +258,7 @@ ADDON_KUBERNETES_SUPPORT: tuple[KubernetesSupport, ...] = (
     KubernetesSupport(
         "gpu-operator", minor(GPU_OPERATOR.version), oldest_minor=32, newest_minor=36
     ),
+    # "Requires Kubernetes 1.29 or newer" (kubernetes-sigs/kueue@v0.19.2:README.md), built
+    # against k8s.io/api v0.36.2 (go.mod).
+    KubernetesSupport("kueue", minor(KUEUE.version), oldest_minor=29, newest_minor=36),
 )

@@ -212,6 +212,30 @@ HTTPS_URL = Format(
 FRACTION = Format(
     "1/N", "must be 1/N", "write it as 1/1, 1/2, 1/4 ...", r"1/[1-9][0-9]*", convert=_fraction
 )
+# A tenant's user when usernames are not e-mail addresses: what JupyterHub keeps (it lowercases
+# names) and what a RoleBinding names after the OIDC prefix.
+USERNAME = Format(
+    "user name",
+    "is not a user name",
+    "use lowercase letters, digits, '.', '_' and '-', at most 64, starting and ending with a "
+    "letter or digit",
+    r"[a-z0-9]([-a-z0-9._]{0,62}[a-z0-9])?",
+)
+# An OIDC client id as identity providers issue them (Keycloak names, Google's
+# ...apps.googleusercontent.com, Entra GUIDs).
+CLIENT_ID = Format(
+    "OIDC client id",
+    "is not an OIDC client id",
+    "use letters, digits and . _ ~ : @ / + -, e.g. ml-platform",
+    r"[A-Za-z0-9._~:@/+-]{1,255}",
+)
+# A JWT claim's name (`email`, `preferred_username`, or a URL-shaped custom claim).
+CLAIM = Format(
+    "claim name",
+    "is not a JWT claim name",
+    "e.g. email, preferred_username or groups",
+    r"[A-Za-z0-9_][A-Za-z0-9_:./-]{0,127}",
+)
 
 
 def _pinned_image(text: str) -> str:

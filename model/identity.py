@@ -5,8 +5,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
+
+# What tenants' `users` are: e-mail addresses or plain user names (`identity.usernames`).
+UserForm = Literal["email", "name"]
+# The API server prefixes every OIDC username with this (AuthenticationConfiguration
+# claimMappings.username.prefix), so that no token can name a `system:` user; RoleBindings name
+# `oidc:<user>`.
+KUBERNETES_USERNAME_PREFIX = "oidc:"
+KUBERNETES_GROUPS_PREFIX = "oidc:"
 
 
 @dataclass(frozen=True)
@@ -17,3 +26,7 @@ class Oidc:
     # The claim that names a user (matched against tenants' `users`) and the one listing groups.
     username_claim: str
     groups_claim: str
+
+    def kubernetes_user(self, user: str) -> str:
+        """The name the API server gives `user` once it has checked the user's token."""
+        return f"{KUBERNETES_USERNAME_PREFIX}{user}"

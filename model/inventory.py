@@ -10,11 +10,26 @@ import pulumi
 import pulumi_command as command
 
 from model.formats import LABEL_VALUE
-from model.settings import setting
+from model.settings import PerSite, setting
 
 Role = Literal["control-plane", "worker"]
 CONTROL_PLANE: Role = "control-plane"
 WORKER: Role = "worker"
+
+# How a host's GPUs are offered: whole (`nvidia.com/gpu`) or time-sliced, each GPU advertised
+# as `platform.gpu.timeSlicing.replicas` `nvidia.com/gpu.shared` (no memory isolation).
+GpuSharing = Literal["exclusive", "shared"]
+EXCLUSIVE: GpuSharing = "exclusive"
+SHARED: GpuSharing = "shared"
+# The GPU operator's device plugin serves the config of its ConfigMap named by this node label
+# (NVIDIA/k8s-device-plugin@v0.20.0:README.md, "Updating Per-Node Configuration With a Node
+# Label"; the operator's plugin watches it: NVIDIA/gpu-operator@v26.7.0:
+# assets/state-device-plugin/0500_daemonset.yaml). kubeadm sets it to the host's `sharing` at
+# join, so the plugin's first config is already the right one; Kueue's GPU flavors select it.
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
+# Lab hosts are research GPUs, shared only where said; an AWS stack is a small development
+# environment whose few GPUs its users share.
+DEFAULT_GPU_SHARING = PerSite(on_premises=EXCLUSIVE, cloud=SHARED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,6 +39,13 @@ class GpuSpec:
         "model", doc="GPU model, a label value (e.g. rtx-4090)", format=LABEL_VALUE
     )
     count: int = setting("count", 1, minimum=1, doc="GPUs in the host")
+    # Also a value of the kubelet's --node-labels (the device plugin's per-node config).
+    sharing: GpuSharing = setting(
+        "sharing",
+        DEFAULT_GPU_SHARING,
+        doc="`exclusive`: whole GPUs, queued through Kueue; `shared`: time-sliced slices for "
+        "notebooks (no memory isolation)",
+    )
 
 
 @dataclass(frozen=True)
@@ -175,7 +197,7 @@ def host_summary(host: Host) -> dict[str, object]:
     """What the stack exports about a host: where it is and what it does, nothing secret."""
     summary: dict[str, object] = {"address": host.address, "roles": list(host.roles)}
     if host.gpu:
-        summary["gpu"] = f"{host.gpu.count} x {host.gpu.model}"
+        summary["gpu"] = f"{host.gpu.count} x {host.gpu.model} ({host.gpu.sharing})"
     if host.storage_devices:
         summary["storageDevices"] = list(host.storage_devices)
     return summary

@@ -38,6 +38,13 @@ class Context:
 
     site: Site
     stack: str
+    # Professors and courses (model.tenants.TenantsConfig, read before the platform), for
+    # add-ons that serve them. (Typed loosely: model.tenants reads its section with this.)
+    tenants: Any = None
+
+    @property
+    def has_tenants(self) -> bool:
+        return bool(self.tenants and self.tenants.members)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ class Site:
     hosts_known: bool = True
     # The cloud region (its S3 endpoint and the region S3 clients sign for); None on bare metal.
     region: str | None = None
+    # Of `gpus`, those of hosts whose GPUs are time-sliced (`gpu.sharing: shared`).
+    shared_gpus: int = 0
+
+    @property
+    def exclusive_gpus(self) -> int:
+        return self.gpus - self.shared_gpus
 
     @classmethod
     def unknown(cls, cloud: Cloud | None) -> Site:

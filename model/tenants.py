@@ -23,13 +23,13 @@ class Course:
     name: str = setting("name", format=DNS_LABEL, doc="the tenant's name, also its namespace")
     users: tuple[str, ...] = setting("users", (), doc="its students and teaching assistants")
     gpu_quota: int = setting("gpuQuota", 0, doc="GPUs its queued jobs may use at once")
-    # The N of 1/N.
-    notebook_gpu_fraction: int = setting(
+    # The N of 1/N; None: its notebooks get no GPU.
+    notebook_gpu_fraction: int | None = setting(
         "notebookGpuFraction",
-        1,
+        None,
         format=FRACTION,
-        shown="`1/1`",
-        doc="share of a GPU per notebook, 1/N; N at most the time-slicing replicas",
+        doc="a notebook's share of a shared GPU, 1/N with N = platform.gpu.timeSlicing.replicas "
+        "(one slice); unset: CPU-only notebooks",
     )
 
 
@@ -41,6 +41,19 @@ class TenantsConfig:
     @property
     def members(self) -> tuple[Faculty | Course, ...]:
         return (*self.faculty, *self.courses)
+
+    @property
+    def users(self) -> tuple[str, ...]:
+        """Everyone of every tenant, once each, in order."""
+        return tuple(dict.fromkeys(u for m in self.members for u in m.users))
+
+    def of_user(self, user: str) -> tuple[Faculty | Course, ...]:
+        return tuple(m for m in self.members if user in m.users)
+
+
+def kind(member: Faculty | Course) -> str:
+    """`faculty` or `course`: what the tenant's namespace is labelled with."""
+    return "faculty" if isinstance(member, Faculty) else "course"
 
 
 def read(top: Fields, context: Context) -> TenantsConfig | None:
@@ -56,4 +69,12 @@ def read(top: Fields, context: Context) -> TenantsConfig | None:
                 f"{seen} tenants are named {name}",
                 "give each tenant its own name",
             )
+    for key, members in (("faculty", config.faculty), ("courses", config.courses)):
+        for index, member in enumerate(members):
+            for user, seen in Counter(member.users).items():
+                if seen > 1:
+                    section.problems.add(
+                        f"{section.key(key)}[{index}].users", user,
+                        f"{member.name} lists {user} {seen} times", "list each user once",
+                    )  # fmt: skip
     return config

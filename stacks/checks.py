@@ -1,5 +1,5 @@
 """Rules across sections of the stack config: networks that must not overlap, tenants that
-must fit the machines and the GPU settings.
+must fit the machines and the GPU settings, tenants' names and users.
 
 Each check records problems on the reader it is given and returns nothing, so that
 `parse_config` runs them all and reports every problem together.
@@ -10,9 +10,12 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 
+from components.addons import ADDONS
 from components.addons.platform import PlatformSettings
 from components.kubeadm.settings import KubernetesSettings
 from model.fields import Fields
+from model.formats import EMAIL, USERNAME
+from model.identity import UserForm
 from model.site import Site
 from model.tenants import TenantsConfig
 from stacks.sections.aws import AwsConfig
@@ -70,26 +73,92 @@ def _addresses_outside(
                 )  # fmt: skip
 
 
+# Namespaces that exist in every cluster or come with its pod network (Calico's operator and
+# what it creates; Canal lives in kube-system); `kube-` is Kubernetes' own prefix.
+CLUSTER_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease"}
+    | {"tigera-operator", "calico-system", "calico-apiserver"}
+)
+USER_FORMATS = {"email": EMAIL, "name": USERNAME}
+
+
+def platform_namespaces() -> frozenset[str]:
+    """Every namespace the platform may create, whichever add-ons this stack enables."""
+    return CLUSTER_NAMESPACES | {n for addon in ADDONS for n in addon.namespaces}
+
+
+def _tenant_lists(top: Fields, tenants: TenantsConfig):
+    """(key of the entry, the entry) for every faculty and course, as the config lists them."""
+    key = top.key("tenants")
+    for group, members in (("faculty", tenants.faculty), ("courses", tenants.courses)):
+        for index, member in enumerate(members):
+            yield f"{key}.{group}[{index}]", member
+
+
+def tenant_names_and_users(top: Fields, tenants: TenantsConfig, usernames: UserForm) -> None:
+    """A tenant's name is its namespace: none may be the platform's. Users are of the form
+    the identity section says (and lowercase: JupyterHub lowercases the names it is given)."""
+    reserved = platform_namespaces()
+    user_format = USER_FORMATS[usernames]
+    for entry, member in _tenant_lists(top, tenants):
+        if member.name in reserved or member.name.startswith("kube-"):
+            top.problems.add(
+                f"{entry}.name", member.name,
+                "is the name of a namespace the platform or Kubernetes uses",
+                "give the tenant another name (its namespace is named after it)",
+            )  # fmt: skip
+        for user in member.users:
+            ok, _, problem = user_format.parse(user)
+            if not ok or user != user.lower():
+                top.problems.add(
+                    f"{entry}.users", user,
+                    f"{problem or 'has capital letters'} (identity.usernames: {usernames})",
+                    f"{user_format.fix}, in lowercase"
+                    + ("" if usernames == "name" else "; or set identity.usernames: name"),
+                )  # fmt: skip
+
+
 def tenant_capacity(
     top: Fields, tenants: TenantsConfig, platform: PlatformSettings, site: Site
 ) -> None:
-    """Dedicated GPUs fit the hosts; notebook shares fit the time-slicing of the GPUs."""
+    """Queued GPUs fit the whole GPUs of the exclusive hosts; notebook slices are the slices of
+    the shared hosts."""
     key = top.key("tenants")
+    exclusive = site.exclusive_gpus
     dedicated = sum(f.dedicated_gpus for f in tenants.faculty)
-    if dedicated > site.gpus:
+    if dedicated > exclusive:
         top.problems.add(
             f"{key}.faculty", dedicated,
-            f"dedicates {dedicated} GPUs but the hosts have {site.gpus}",
-            "lower dedicatedGpus or add GPU hosts",
+            f"dedicates {dedicated} GPUs but the exclusive hosts have {exclusive} "
+            f"({site.shared_gpus} of the {site.gpus} GPUs are shared)",
+            "lower dedicatedGpus, or set gpu.sharing: exclusive on more hosts",
+        )  # fmt: skip
+    quotas = sum(c.gpu_quota for c in tenants.courses)
+    if dedicated <= exclusive < dedicated + quotas:
+        top.problems.add(
+            f"{key}.courses", quotas,
+            f"the courses' gpuQuota add up to {quotas} GPUs but the exclusive hosts have "
+            f"{exclusive - dedicated} left after the faculty's {dedicated} dedicated",
+            "lower the courses' gpuQuota (idle GPUs are lent to them anyway), or add "
+            "exclusive GPUs",
         )  # fmt: skip
     replicas = platform["gpu"].time_slicing_replicas
-    for course in tenants.courses:
-        if course.notebook_gpu_fraction > replicas:
+    for entry, course in _tenant_lists(top, TenantsConfig(courses=tenants.courses)):
+        fraction = course.notebook_gpu_fraction
+        if fraction is None:
+            continue
+        if not site.shared_gpus:
             top.problems.add(
-                f"{key}.courses.{course.name}.notebookGpuFraction",
-                f"1/{course.notebook_gpu_fraction}",
-                f"a GPU is shared by at most {replicas} (platform.gpu.timeSlicing.replicas)",
-                f"raise timeSlicing.replicas to {course.notebook_gpu_fraction} or use 1/{replicas}",
+                f"{entry}.notebookGpuFraction", f"1/{fraction}",
+                "notebooks get slices of shared GPUs, and no host has gpu.sharing: shared",
+                "set gpu.sharing: shared on the hosts for notebooks, or remove notebookGpuFraction",
+            )  # fmt: skip
+        elif fraction != replicas:
+            top.problems.add(
+                f"{entry}.notebookGpuFraction", f"1/{fraction}",
+                f"a notebook gets one slice of a shared GPU, which is 1/{replicas} "
+                "(platform.gpu.timeSlicing.replicas)",
+                f"use 1/{replicas}, or set timeSlicing.replicas to {fraction}",
             )  # fmt: skip
 
 

@@ -5,7 +5,8 @@ pure part, turning the decoded values into a `StackConfig` or raising one `Confi
 lists every problem (key path, bad value, fix). Each section has its reader: the cluster's
 in `stacks/sections/kubernetes.py`, the machines' in `sections/baremetal.py` and
 `sections/aws.py`, each add-on's in its own module (through `read_platform`), the tenants' in
-`sections/tenants.py`; rules across sections are in `stacks/checks.py`.
+`model/tenants.py`, the identity provider's in `sections/identity.py`; rules across sections
+are in `stacks/checks.py`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from model.settings import Context
 from model.site import Site
 from model.tenants import TenantsConfig
 from stacks import checks
-from stacks.sections import aws, baremetal, kubernetes, ssh
+from stacks.sections import aws, baremetal, identity, kubernetes, ssh
 from stacks.sections.aws import AwsConfig
 from stacks.sections.baremetal import BaremetalConfig
+from stacks.sections.identity import IdentityConfig
 
 NAMESPACE = "ml-platform"
 TOP_LEVEL_KEYS = (
@@ -40,6 +42,7 @@ TOP_LEVEL_KEYS = (
     "aws",
     "platform",
     "tenants",
+    "identity",
 )
 Infrastructure = Literal["aws", "baremetal"]
 
@@ -57,6 +60,7 @@ class StackConfig:
     site: Site
     platform: PlatformSettings
     tenants: TenantsConfig
+    identity: IdentityConfig
     baremetal: BaremetalConfig | None = None
     aws: AwsConfig | None = None
     # Public keys let in on every host besides the public half of ssh_private_key.
@@ -70,7 +74,10 @@ def load_config() -> StackConfig:
     values = {k[len(prefix) :]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
     key_is_secret = runtime_config.is_config_secret(f"{prefix}sshPrivateKey")
     ssh_key = pulumi.Config(NAMESPACE).get_secret("sshPrivateKey")
-    return parse_config(values, ssh_key, key_is_secret, pulumi.get_stack())
+    identity_is_secret = runtime_config.is_config_secret(f"{prefix}identity")
+    return parse_config(
+        values, ssh_key, key_is_secret, pulumi.get_stack(), identity_is_secret=identity_is_secret
+    )
 
 
 def _decode(value: Any) -> Any:
@@ -88,6 +95,7 @@ def parse_config(
     ssh_private_key: pulumi.Output[str] | None,
     key_is_secret: bool,
     stack: str,
+    identity_is_secret: bool = False,
 ) -> StackConfig:
     problems = Problems()
     top = Fields(values, f"{NAMESPACE}:", problems, TOP_LEVEL_KEYS)
@@ -98,11 +106,14 @@ def parse_config(
     k8s = kubernetes.read(top, provisional)
     machines = _machines(top, infrastructure, provisional)
     site = machines.site() if machines else provisional.site
-    context = Context(site, stack)
+    tenant_config = tenants.read(top, Context(site, stack))
+    context = Context(site, stack, tenant_config)
     platform = read_platform(top, context, k8s.cluster_name if k8s else None)
-    tenant_config = tenants.read(top, context)
+    identity_config = identity.read(top, context, identity_is_secret)
     if k8s and machines:
         checks.networks(top, k8s, machines)
+    if tenant_config and identity_config:
+        checks.tenant_names_and_users(top, tenant_config, identity_config.usernames)
     if tenant_config and platform and site.hosts_known:
         checks.tenant_capacity(top, tenant_config, platform, site)
     if tenant_config and platform:
@@ -116,6 +127,7 @@ def parse_config(
         site=site,
         platform=platform,
         tenants=tenant_config,
+        identity=identity_config,
         baremetal=machines if isinstance(machines, BaremetalConfig) else None,
         aws=machines if isinstance(machines, AwsConfig) else None,
         ssh_authorized_keys=provisional_ssh.authorized_keys if provisional_ssh else (),

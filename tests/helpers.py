@@ -166,15 +166,17 @@ def site(cloud: str | None = None, **changes: Any) -> Site:
     """A site like the lab's (or, with cloud="aws", like dev's), with `changes`."""
     if cloud == "aws":
         base = Site(
-            "aws", 6443, "10.0.0.0/16", "^ip-.*$", True, None, True, 2, 2, 0, region="us-east-1"
-        )
+            "aws", 6443, "10.0.0.0/16", "^ip-.*$", True, None, True, 2, 2, 0,
+            shared_gpus=2, region="us-east-1",
+        )  # fmt: skip
     else:
-        base = Site(None, 6443, "192.168.10.0/24", "^[a-z0-9-]+$", False, "192.168.10.200-192.168.10.220", False, 4, 4, 3)  # fmt: skip
+        base = Site(None, 6443, "192.168.10.0/24", "^[a-z0-9-]+$", False, "192.168.10.200-192.168.10.220", False, 4, 4, 3, shared_gpus=1)  # fmt: skip
     return dataclasses.replace(base, **changes)
 
 
 def sample_hosts(access: SshAccess) -> tuple[Host, ...]:
-    """cp-1, and gpu-1..gpu-4 with one GPU each; gpu-1..gpu-3 carry a Ceph device."""
+    """cp-1, and gpu-1..gpu-4 with one GPU each (gpu-4's time-sliced); gpu-1..gpu-3 carry a
+    Ceph device."""
     hosts = [Host("cp-1", "192.168.10.11", ("control-plane",), access.connection("192.168.10.11"))]
     for n in range(1, 5):
         address = f"192.168.10.{100 + n}"
@@ -184,7 +186,7 @@ def sample_hosts(access: SshAccess) -> tuple[Host, ...]:
                 address,
                 ("worker",),
                 access.connection(address),
-                gpu=GpuSpec(model="rtx-4090", count=1),
+                gpu=GpuSpec(model="rtx-4090", count=1, sharing="shared" if n == 4 else "exclusive"),
                 storage_devices=("/dev/nvme1n1",) if n < 4 else (),
                 node_name=f"gpu-{n}",
             )

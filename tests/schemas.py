@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import celpy
 import kubernetes_validate
 from jsonschema import Draft7Validator
 
@@ -27,6 +28,7 @@ BUILT_IN_GROUPS = {
     "rbac.authorization.k8s.io",
     "storage.k8s.io",
     "scheduling.k8s.io",
+    "admissionregistration.k8s.io",
 }
 CRD_SCHEMAS = Path(__file__).resolve().parent / "fixtures" / "crd_schemas"
 
@@ -75,8 +77,36 @@ def without_required(schema: Any) -> Any:
     return schema
 
 
+CEL = celpy.Environment()
+
+
+def broken_rules(value: Any, schema: dict, path: str = "") -> list[str]:
+    """The CRD's CEL rules (x-kubernetes-validations) `value` breaks, as the API server
+    evaluates them on create: `self` is the value at the rule's place; transition rules (those
+    reading `oldSelf`) apply to updates only and are left out."""
+    found = []
+    for rule in schema.get("x-kubernetes-validations", []):
+        if "oldSelf" in rule["rule"]:
+            continue
+        result = CEL.program(CEL.compile(rule["rule"])).evaluate({"self": celpy.json_to_cel(value)})
+        # Anything but true (false, or an evaluation error) fails the rule.
+        if not (isinstance(result, celpy.celtypes.BoolType) and bool(result)):
+            found.append(f"{path or '.'}: {rule.get('message', rule['rule'])}")
+    if isinstance(value, list):
+        items = schema.get("items", {})
+        found += [f for i, v in enumerate(value) for f in broken_rules(v, items, f"{path}[{i}]")]
+    elif isinstance(value, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, item in value.items():
+            nested = properties.get(key, extra if isinstance(extra, dict) else None)
+            if nested is not None:
+                found += broken_rules(item, nested, f"{path}.{key}")
+    return found
+
+
 def custom_resource_problems(document: dict, schema: dict) -> list[str]:
     errors = [e.message for e in Draft7Validator(schema).iter_errors(document)]
+    errors += [f"broken rule {r}" for r in broken_rules(document, schema)]
     return errors + [f"undeclared field {f}" for f in undeclared_fields(document, schema)]
 
 

@@ -26,6 +26,7 @@ from model.settings import KeyDoc, describe  # noqa: E402
 from model.tenants import TenantsConfig  # noqa: E402
 from stacks.sections.aws import AwsConfig  # noqa: E402
 from stacks.sections.baremetal import BaremetalConfig  # noqa: E402
+from stacks.sections.identity import IdentitySettings  # noqa: E402
 from stacks.sections.ssh import SshSettings  # noqa: E402
 
 CONFIGURATION = ROOT / "docs" / "configuration.md"
@@ -49,7 +50,17 @@ SECTIONS = [
         "Lab hosts that exist already (`stacks/sections/baremetal.py`).",
     ),
     ("aws", AwsConfig, "The VPC and the instances the program creates (`stacks/sections/aws.py`)."),
-    ("tenants", TenantsConfig, "Professors and courses (`model/tenants.py`)."),
+    (
+        "tenants",
+        TenantsConfig,
+        "Professors and courses (`model/tenants.py`): a namespace, a queue and notebook "
+        "profiles each; see [tenancy.md](tenancy.md).",
+    ),
+    (
+        "identity",
+        IdentitySettings,
+        "Who the users are and the OIDC provider they log in with (`stacks/sections/identity.py`).",
+    ),
 ]
 
 

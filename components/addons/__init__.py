@@ -14,6 +14,8 @@ from components.addons import (
     etcd_backups,
     gpu,
     ingress,
+    jupyterhub,
+    kueue,
     longhorn_backups,
     longhorn_ui,
     metallb,
@@ -27,6 +29,7 @@ from components.addons import (
     ray,
     serving,
     storage,
+    tenancy,
     trainer,
 )
 from components.addons.addon import Addon
@@ -53,4 +56,7 @@ ADDONS: tuple[Addon, ...] = (
     ray.ADDON,
     trainer.ADDON,
     pipelines.ADDON,
+    tenancy.ADDON,
+    kueue.ADDON,
+    jupyterhub.ADDON,
 )

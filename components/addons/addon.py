@@ -85,6 +85,9 @@ class Addon(Generic[S]):
     check: Check | None = None
     # Every other add-on waits for it (nodes are not schedulable until it runs).
     first: bool = False
+    # The namespaces it creates: no tenant may take their names (stacks/checks.py), whether
+    # the add-on is enabled or not, so that enabling it later collides with no tenant.
+    namespaces: tuple[str, ...] = ()
 
     def read(self, platform: Fields, context: Context) -> tuple[bool, S | None, Fields | None]:
         """(ok, settings, section reader) from the `platform:` section."""

@@ -186,4 +186,5 @@ ADDON: Addon[CertificateSettings] = Addon(
     needs=("prometheus-crds",),
     charts=(versions.CERT_MANAGER,),
     check=_check,
+    namespaces=(CertManager.NAMESPACE,),
 )

@@ -281,6 +281,7 @@ ADDON: Addon[EtcdBackupSettings] = Addon(
     deploy=_deploy,
     settings=EtcdBackupSettings,
     section="etcdBackups",
+    namespaces=("etcd-backups",),
     # Its bucket; the alert's PrometheusRule CRD.
     needs=("object-store", "prometheus-crds"),
     enabled=lambda settings, _context: settings.enabled,

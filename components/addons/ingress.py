@@ -113,4 +113,5 @@ ADDON: Addon[IngressSettings] = Addon(
     # Its Service needs a load balancer: MetalLB on bare metal, the cloud controller on AWS.
     needs=("prometheus-crds", "metallb", "aws-cloud-controller"),
     charts=(versions.TRAEFIK,),
+    namespaces=(Traefik.NAMESPACE,),
 )

@@ -98,4 +98,5 @@ ADDON: Addon[None] = Addon(
     charts=(versions.METALLB,),
     enabled=lambda _settings, context: context.site.load_balancer_pool is not None,
     when="where the site has a load-balancer pool (bare metal)",
+    namespaces=(MetalLb.NAMESPACE,),
 )

@@ -261,6 +261,7 @@ ADDON: Addon[MlflowSettings] = Addon(
     deploy=_deploy,
     settings=MlflowSettings,
     section="mlflow",
+    namespaces=("mlflow",),
     # Its database and bucket, and the ServiceMonitor CRD the chart checks for; its Ingress
     # needs neither Traefik nor cert-manager to be made.
     needs=("postgres", "object-store", "prometheus-crds"),

@@ -314,4 +314,5 @@ ADDON: Addon[MonitoringSettings] = Addon(
     enabled=lambda settings, _context: settings.enabled,
     when="`enabled`",
     check=_check,
+    namespaces=(NAMESPACE,),
 )

@@ -598,4 +598,5 @@ ADDON: Addon[PipelinesSettings] = Addon(
     enabled=lambda settings, _context: settings.enabled,
     when="`enabled`, with the postgres and object-store add-ons",
     check=_check,
+    namespaces=(NAMESPACE,),
 )

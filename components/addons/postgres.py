@@ -447,6 +447,7 @@ ADDON: Addon[PostgresSettings] = Addon(
     deploy=_deploy,
     settings=PostgresSettings,
     section="postgres",
+    namespaces=("cnpg-system", "postgres"),
     # The plugin's certificates (cert-manager), PodMonitor and dashboards (Prometheus CRDs),
     # volumes (storage), backups (object store).
     needs=("certificates", "prometheus-crds", "storage", "object-store"),

@@ -161,6 +161,7 @@ ADDON: Addon[RancherSettings] = Addon(
     deploy=_deploy,
     settings=RancherSettings,
     section="rancher",
+    namespaces=("cattle-system",),
     # Its Certificate (the Ingress needs Traefik only to be served, not to be made).
     needs=("certificates",),
     charts=(versions.RANCHER,),

@@ -147,8 +147,7 @@ class KubeRay(pulumi.ComponentResource):
 
 
 def _deploy(_settings: RaySettings, context: AddonContext) -> Deployed:
-    # The tenancy add-on (branch tenancy) makes the tenants' namespaces; when it is registered,
-    # this add-on needs it, and these policies wait for it.
+    # The tenancy add-on makes the tenants' namespaces; these policies wait for it.
     tenancy = context.deployed.get("tenancy")
     args = KubeRayArgs(
         context.inventory.first_control_plane,
@@ -166,8 +165,10 @@ ADDON: Addon[RaySettings] = Addon(
     deploy=_deploy,
     settings=RaySettings,
     section="ray",
-    needs=("prometheus-crds",),
+    # The tenants' namespaces, where its access policies go.
+    needs=("prometheus-crds", "tenancy"),
     charts=(versions.KUBERAY_OPERATOR,),
     enabled=lambda settings, _context: settings.enabled,
     when="`enabled` (by default)",
+    namespaces=(NAMESPACE,),
 )

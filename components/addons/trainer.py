@@ -185,4 +185,5 @@ ADDON: Addon[TrainerSettings] = Addon(
     charts=(versions.KUBEFLOW_TRAINER,),
     enabled=lambda settings, _context: settings.enabled,
     when="`enabled` (by default)",
+    namespaces=(NAMESPACE,),
 )

@@ -54,6 +54,7 @@ from components.kubeadm.scripts import RUN_FROM_STDIN, script_bundle
 from components.kubeadm.secrets import ClusterSecrets
 from components.kubeadm.settings import KubernetesSettings
 from components.outputs import with_resolved
+from model.identity import Oidc
 from model.inventory import Host, Inventory
 from model.site import Site
 
@@ -75,6 +76,8 @@ class KubeadmClusterArgs:
     vip_interface: str | None = None
     # Longhorn is the storage provider: host preparation installs what it needs.
     longhorn: bool = False
+    # The OIDC provider the API server trusts, if any.
+    identity: Oidc | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,15 @@ class KubeadmCluster(pulumi.ComponentResource):
             service_subnet=str(k8s.service_subnet),
             external_cloud_provider=self._external_cloud,
             extra_names=tuple(extra_names),
+            oidc=self._oidc(),
+        )
+
+    def _oidc(self) -> documents.OidcIssuer | None:
+        oidc = self._args.identity
+        if oidc is None:
+            return None
+        return documents.OidcIssuer(
+            oidc.issuer_url, oidc.client_id, oidc.username_claim, oidc.groups_claim
         )
 
     def _node(self, host: Host, name: str, address: str) -> documents.NodeSettings:
@@ -228,6 +240,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             gpu_model=host.gpu.model if host.gpu else None,
             external_cloud_provider=self._external_cloud,
             worker=host.is_worker,
+            gpu_sharing=host.gpu.sharing if host.gpu else None,
         )
 
     def _document(
@@ -323,6 +336,10 @@ class KubeadmCluster(pulumi.ComponentResource):
             if isinstance(host.address, pulumi.Output)
             else documents.b64(documents.etcd_patch(host.address)),
         }
+        if oidc := self._oidc():
+            files["AUTHENTICATION_CONFIG_B64"] = documents.b64(
+                documents.authentication_configuration(oidc)
+            )
         manifest = self._kube_vip("/etc/kubernetes/admin.conf")
         if manifest:
             files["KUBE_VIP_MANIFEST_B64"] = manifest

@@ -11,11 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components import versions, yamltext
+from model.formats import LABEL_VALUE
+from model.identity import KUBERNETES_GROUPS_PREFIX, KUBERNETES_USERNAME_PREFIX
+from model.inventory import DEVICE_PLUGIN_CONFIG_LABEL
 
 KUBEADM_API = "kubeadm.k8s.io/v1beta4"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 CRI_SOCKET = "unix:///run/containerd/containerd.sock"
 ENCRYPTION_CONFIG_PATH = "/etc/kubernetes/encryption/config.yaml"
+# With an OIDC provider: next to the encryption config, in the directory the API server
+# already mounts (so no other volume).
+AUTHENTICATION_CONFIG_PATH = "/etc/kubernetes/encryption/authentication.yaml"
 AUDIT_POLICY_PATH = "/etc/kubernetes/audit/policy.yaml"
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 GPU_MODEL_LABEL = "ml-platform.io/gpu-model"
@@ -40,6 +46,19 @@ class NodeSettings:
     external_cloud_provider: bool = False
     # Also a worker: a host with both roles runs workloads, so it is not tainted.
     worker: bool = False
+    # `exclusive` or `shared`: the device plugin config the node's GPUs are served with.
+    gpu_sharing: str | None = None
+
+
+@dataclass(frozen=True)
+class OidcIssuer:
+    """The OIDC provider the API server trusts (model/identity.py Oidc, without its secret:
+    the API server only checks tokens)."""
+
+    url: str
+    audience: str
+    username_claim: str
+    groups_claim: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,7 @@ class ClusterSettings:
     external_cloud_provider: bool
     # Other names clients reach the API server by (an internet-facing load balancer).
     extra_names: tuple[str, ...] = ()
+    oidc: OidcIssuer | None = None
 
 
 def b64(text: str) -> str:
@@ -65,10 +85,20 @@ def _args(pairs: dict[str, str]) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in pairs.items()]
 
 
+def node_labels(node: NodeSettings) -> str:
+    """The kubelet's --node-labels: `key=value,...`. Each value is checked again here, as a
+    comma or a space in it would start another label or flag."""
+    labels = {GPU_MODEL_LABEL: node.gpu_model, DEVICE_PLUGIN_CONFIG_LABEL: node.gpu_sharing}
+    for key, value in labels.items():
+        if value is not None and not LABEL_VALUE.parse(value)[0]:
+            raise ValueError(f"node {node.name}: {key}={value!r} {LABEL_VALUE.problem}")
+    return ",".join(f"{key}={value}" for key, value in labels.items() if value)
+
+
 def node_registration(node: NodeSettings) -> dict:
     kubelet_args = {"node-ip": node.address}
-    if node.gpu_model:
-        kubelet_args["node-labels"] = f"{GPU_MODEL_LABEL}={node.gpu_model}"
+    if labels := node_labels(node):
+        kubelet_args["node-labels"] = labels
     if node.external_cloud_provider:
         kubelet_args["cloud-provider"] = "external"
     return {
@@ -128,6 +158,7 @@ def _hostpath_volume(name: str, path: str, read_only: bool, path_type: str) -> d
 
 def cluster_configuration(cluster: ClusterSettings) -> dict:
     api_args = {
+        **({"authentication-config": AUTHENTICATION_CONFIG_PATH} if cluster.oidc else {}),
         "encryption-provider-config": ENCRYPTION_CONFIG_PATH,
         "audit-policy-file": AUDIT_POLICY_PATH,
         "audit-log-path": f"{AUDIT_LOG_DIR}/audit.log",
@@ -271,6 +302,28 @@ def encryption_configuration(key_base64: str) -> str:
             }
         ],
     }
+    return yamltext.dump(document)
+
+
+def authentication_configuration(oidc: OidcIssuer) -> str:
+    """The API server's structured authentication config (apiserver.config.k8s.io/v1, GA and
+    locked on since 1.34: kubernetes/apiserver@release-1.36:pkg/features/kube_features.go;
+    fields from pkg/apis/apiserver/v1/types.go). Usernames and groups get the `oidc:` prefix
+    (model/identity.py) so that no token names a `system:` user or group; with the `email`
+    claim the API server also requires `email_verified`. It reloads the file when it changes."""
+    document = {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AuthenticationConfiguration",
+        "jwt": [
+            {
+                "issuer": {"url": oidc.url, "audiences": [oidc.audience]},
+                "claimMappings": {
+                    "username": {"claim": oidc.username_claim, "prefix": KUBERNETES_USERNAME_PREFIX},
+                    "groups": {"claim": oidc.groups_claim, "prefix": KUBERNETES_GROUPS_PREFIX},
+                },
+            }
+        ],
+    }  # fmt: skip
     return yamltext.dump(document)
 
 

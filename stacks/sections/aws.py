@@ -13,7 +13,7 @@ from typing import Literal
 from components.aws.network import ZONE_LETTERS
 from model.fields import Fields
 from model.formats import AMI, AWS_REGION, AWS_ZONE, CIDR, DNS_LABEL, INSTANCE_TYPE, UNIX_USER
-from model.inventory import GpuSpec
+from model.inventory import DEFAULT_GPU_SHARING, SHARED, GpuSpec
 from model.settings import Context, keys_of, read_settings, setting, subsection
 from model.site import API_SERVER_PORT, Site
 from stacks.sections.baremetal import control_plane_count
@@ -31,19 +31,20 @@ SUBNET_BITS = math.ceil(math.log2(2 * len(ZONE_LETTERS)))
 MAX_ADMIN_ADDRESSES = 2**24
 ApiAccess = Literal["internal", "public"]
 
-# Instance types whose GPUs are known; any other GPU instance type must say `gpu:` itself.
-GPU_INSTANCES: Mapping[str, GpuSpec] = {
-    "g4dn.xlarge": GpuSpec(model="t4", count=1),
-    "g4dn.2xlarge": GpuSpec(model="t4", count=1),
-    "g5.xlarge": GpuSpec(model="a10g", count=1),
-    "g5.2xlarge": GpuSpec(model="a10g", count=1),
-    "g5.12xlarge": GpuSpec(model="a10g", count=4),
-    "g6.xlarge": GpuSpec(model="l4", count=1),
-    "g6.2xlarge": GpuSpec(model="l4", count=1),
-    "g6.12xlarge": GpuSpec(model="l4", count=4),
-    "g6e.xlarge": GpuSpec(model="l40s", count=1),
-    "p4d.24xlarge": GpuSpec(model="a100", count=8),
-    "p5.48xlarge": GpuSpec(model="h100", count=8),
+# Instance types whose GPUs are known (model, count); any other GPU instance type must say
+# `gpu:` itself.
+GPU_INSTANCES: Mapping[str, tuple[str, int]] = {
+    "g4dn.xlarge": ("t4", 1),
+    "g4dn.2xlarge": ("t4", 1),
+    "g5.xlarge": ("a10g", 1),
+    "g5.2xlarge": ("a10g", 1),
+    "g5.12xlarge": ("a10g", 4),
+    "g6.xlarge": ("l4", 1),
+    "g6.2xlarge": ("l4", 1),
+    "g6.12xlarge": ("l4", 4),
+    "g6e.xlarge": ("l40s", 1),
+    "p4d.24xlarge": ("a100", 8),
+    "p5.48xlarge": ("h100", 8),
 }
 
 
@@ -74,7 +75,10 @@ class GpuWorkerGroup(ControlPlaneGroup):
     )
     root_volume_gb: int = setting("rootVolumeGb", 200, minimum=20, doc="encrypted gp3 root volume")
     gpu: GpuSpec | None = setting(
-        "gpu", None, doc="known for g4dn, g5, g6, g6e, p4d and p5 types; required for others"
+        "gpu",
+        None,
+        doc="known for g4dn, g5, g6, g6e, p4d and p5 types (then shared); required for others "
+        "and to choose `sharing`",
     )
 
 
@@ -138,6 +142,7 @@ class AwsConfig:
             gpus=self.gpu_workers.count * gpu.count if gpu else 0,
             storage_hosts=0,
             region=self.region,
+            shared_gpus=self.gpu_workers.count * gpu.count if gpu and gpu.sharing == SHARED else 0,
         )
 
 
@@ -147,7 +152,7 @@ def read(top: Fields, context: Context) -> AwsConfig | None:
     if config is None:
         return None
     _check_shape(section, config)
-    return _with_known_gpu(section, config)
+    return _with_known_gpu(section, config, context)
 
 
 def _check_shape(section: Fields, config: AwsConfig) -> None:
@@ -205,17 +210,20 @@ def _host_names(config: AwsConfig) -> list[str]:
     return [f"{prefix}-{n}" for prefix, group in groups for n in range(1, group.count + 1)]
 
 
-def _with_known_gpu(section: Fields, config: AwsConfig) -> AwsConfig | None:
-    """GPU workers of a known instance type get its GPUs without saying so."""
+def _with_known_gpu(section: Fields, config: AwsConfig, context: Context) -> AwsConfig | None:
+    """GPU workers of a known instance type get its GPUs, shared as the site's default says,
+    without saying so."""
     group = config.gpu_workers
     if not group.count or group.gpu is not None:
         return config
-    spec = GPU_INSTANCES.get(group.instance_type)
-    if spec is None:
+    known = GPU_INSTANCES.get(group.instance_type)
+    if known is None:
         section.bad(
             "gpuWorkers",
             f"instance type {group.instance_type} has no known GPU",
             "add gpu: {model: ..., count: ...} to gpuWorkers",
         )
         return None
+    model, count = known
+    spec = GpuSpec(model=model, count=count, sharing=DEFAULT_GPU_SHARING.pick(context))
     return dataclasses.replace(config, gpu_workers=dataclasses.replace(group, gpu=spec))

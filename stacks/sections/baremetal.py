@@ -20,7 +20,7 @@ from model.formats import (
     SSH_HOST_KEY,
     UNIX_USER,
 )
-from model.inventory import CONTROL_PLANE, GpuSpec, Role
+from model.inventory import CONTROL_PLANE, SHARED, GpuSpec, Role
 from model.settings import Context, keys_of, read_settings, setting
 from model.site import API_SERVER_PORT, Site
 from model.values import AddressRange
@@ -132,6 +132,7 @@ class BaremetalConfig:
             gpu_hosts=sum(1 for h in hosts if h.gpu),
             gpus=sum(h.gpu.count for h in hosts if h.gpu),
             storage_hosts=sum(1 for h in hosts if h.storage_devices),
+            shared_gpus=sum(h.gpu.count for h in hosts if h.gpu and h.gpu.sharing == SHARED),
         )
 
 

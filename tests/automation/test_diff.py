@@ -55,6 +55,7 @@ def test_a_41st_worker_adds_exactly_its_own_resources(forty_one, evaluations):
     assert sorted(r.name for r in forty_one.changed) == [
         "kubelet-csr-approver",
         "kubelet-csr-approver-node-names",
+        "kueue-cohort",
     ]
     approver = next(r for r in forty_one.changed if r.name == "kubelet-csr-approver")
     assert [c.path for c in approver.changes] == ["values.providerIpPrefixes"]

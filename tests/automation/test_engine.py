@@ -81,6 +81,21 @@ def test_secure_values_are_placeholders_and_never_decrypted(tmp_path):
     assert settings.values["ml-platform:sshPrivateKey"].startswith("-----BEGIN PRIVATE KEY-----")
 
 
+def test_a_secure_value_inside_structured_config_makes_its_key_secret(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: ml-platform\n")
+    (tmp_path / "Pulumi.s.yaml").write_text(
+        "config:\n  ml-platform:identity:\n    oidc:\n      clientId: c\n"
+        "      clientSecret:\n        secure: v1:AAAAencrypted\n"
+    )
+    settings = load_stack("s", project_dir=tmp_path)
+    assert settings.secret_keys == {"ml-platform:identity"}
+    oidc = settings.values["ml-platform:identity"]["oidc"]
+    assert oidc == {
+        "clientId": "c",
+        "clientSecret": "offline-placeholder-for-ml-platform:identity.oidc.clientSecret",
+    }
+
+
 def test_committed_stacks_have_unique_urns_and_no_plain_secret():
     for stack in ("lab", "dev"):
         evaluation = evaluate(stack).check()

@@ -18,7 +18,10 @@ def test_plan_of_the_lab_lists_hosts_roles_and_exports(capsys):
     assert out.startswith("Offline plan of stack 'lab'")
     assert "Hosts (43):" in out
     assert "     3 x control-plane" in out and "    40 x worker" in out
-    assert "gpu-06       192.168.10.106   worker; gpu 1 x rtx-4090; storage /dev/nvme1n1" in out
+    assert (
+        "gpu-06       192.168.10.106   worker; gpu 1 x rtx-4090 (exclusive); storage /dev/nvme1n1"
+        in out
+    )
     assert "apiServer: https://192.168.10.10:6443" in out
 
 

@@ -81,6 +81,19 @@ def _check(
         section.bad(
             "provider", "the s3 store is an AWS bucket", "use ceph-rgw or minio on bare metal"
         )
+    notebooks = others.get("jupyterhub")
+    if settings.provider != "none" and notebooks is not None and notebooks.enabled:
+        # JupyterHub gives each tenant a bucket `<prefix>-tenant-<tenant>`: S3 stops at 63.
+        for member in context.tenants.members if context.has_tenants else ():
+            name = f"{settings.bucket_prefix}-tenant-{member.name}"
+            if len(name) > 63:
+                section.bad(
+                    "bucketPrefix",
+                    f"tenant {member.name}'s bucket would be {name}, longer than S3's 63 "
+                    "characters",
+                    f"shorten bucketPrefix to at most {63 - len(name) + len(settings.bucket_prefix)} "
+                    "characters, or the tenant's name",
+                )
     if settings.provider == "minio" and storage == "none" and not settings.minio.storage_class:
         section.bad(
             "provider",
@@ -121,6 +134,7 @@ ADDON: Addon[ObjectStoreSettings] = Addon(
     deploy=_deploy,
     settings=ObjectStoreSettings,
     section="objectStore",
+    namespaces=("minio",),
     # RGW runs in the Rook cluster; MinIO's volumes come from the storage add-on's class.
     needs=("storage",),
     enabled=lambda settings, _context: settings.provider != "none",

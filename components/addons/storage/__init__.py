@@ -11,12 +11,19 @@ from typing import Any, Literal
 from components import versions
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.storage import longhorn, rook_ceph
-from components.addons.storage.aws_volumes import AwsStorage, AwsStorageArgs
+from components.addons.storage.aws_volumes import EFS_CLASS, AwsStorage, AwsStorageArgs
 from components.addons.storage.longhorn import Longhorn, LonghornArgs
-from components.addons.storage.rook_ceph import RookCeph, RookCephArgs, StorageNode
+from components.addons.storage.rook_ceph import (
+    FILESYSTEM_CLASS,
+    ROOK_NAMESPACE,
+    RookCeph,
+    RookCephArgs,
+    StorageNode,
+)
 from model.fields import Fields
 from model.formats import HOST_DIRECTORY
 from model.settings import Context, PerSite, setting, subsection
+from model.site import Site
 
 StorageProvider = Literal["rook-ceph", "longhorn", "aws", "none"]
 
@@ -55,6 +62,19 @@ BLOCK_CLASSES: dict[str, str | None] = {
     "aws": "gp3",
     "none": None,
 }
+
+
+def shared_class(provider: StorageProvider, site: Site) -> str | None:
+    """The ReadWriteMany StorageClass the provider makes, if any (CephFS; Longhorn's own class,
+    whose share manager serves ReadWriteMany volumes over NFS; EFS where the site has a shared
+    file system)."""
+    if provider == "rook-ceph":
+        return FILESYSTEM_CLASS
+    if provider == "longhorn":
+        return longhorn.STORAGE_CLASS
+    if provider == "aws" and site.shared_filesystem:
+        return EFS_CLASS
+    return None
 
 
 def _check(
@@ -128,4 +148,5 @@ ADDON: Addon[StorageSettings] = Addon(
     enabled=lambda settings, _context: settings.provider != "none",
     when="unless `provider` is `none`",
     check=_check,
+    namespaces=(ROOK_NAMESPACE, longhorn.NAMESPACE, AwsStorage.NAMESPACE),
 )

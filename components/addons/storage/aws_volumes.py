@@ -19,6 +19,9 @@ ON_CONTROL_PLANES = {
     "tolerations": [CONTROL_PLANE_TOLERATION],
 }
 
+# The ReadWriteMany class on the AWS layer's EFS file system.
+EFS_CLASS = "efs"
+
 
 @dataclass(frozen=True)
 class AwsStorageArgs:
@@ -61,7 +64,7 @@ def efs_values(file_system_id: str) -> dict[str, Any]:
         },
         "storageClasses": [
             {
-                "name": "efs",
+                "name": EFS_CLASS,
                 "reclaimPolicy": "Delete",
                 "volumeBindingMode": "Immediate",
                 "parameters": {

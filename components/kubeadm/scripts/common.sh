@@ -295,13 +295,17 @@ run_kubeadm() {
 }
 
 # write_control_plane_files: the encryption-at-rest config and audit policy the kube-apiserver
-# static pod mounts (from ENCRYPTION_CONFIG_B64 and AUDIT_POLICY_B64). Returns 0 when the
+# static pod mounts (from ENCRYPTION_CONFIG_B64 and AUDIT_POLICY_B64), and with an OIDC
+# provider its authentication config (AUTHENTICATION_CONFIG_B64). Returns 0 when the
 # encryption config changed.
 write_control_plane_files() {
     require_param ENCRYPTION_CONFIG_B64 AUDIT_POLICY_B64
     mkdir -p -- "${KUBE_DIR}/encryption" "${KUBE_DIR}/audit"
     chmod 0700 "${KUBE_DIR}/encryption"
     write_b64_param AUDIT_POLICY_B64 "${KUBE_DIR}/audit/policy.yaml" 0600 || true
+    if [[ -n ${AUTHENTICATION_CONFIG_B64:-} ]]; then
+        write_b64_param AUTHENTICATION_CONFIG_B64 "${KUBE_DIR}/encryption/authentication.yaml" 0600 || true
+    fi
     write_b64_param ENCRYPTION_CONFIG_B64 "${KUBE_DIR}/encryption/config.yaml" 0600
 }
 

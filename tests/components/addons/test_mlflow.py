@@ -147,3 +147,18 @@ def test_mlflow_without_its_stores_is_refused(config, words):
     with pytest.raises(ConfigError) as error:
         read_platform_config(config)
     assert words in refused(error.value, "ml-platform:platform.mlflow.enabled")
+
+
+def test_with_the_stacks_identity_provider_mlflow_logs_in_through_it(campus):
+    from tests.components.addons.test_chart_values import unknown_keys
+
+    release = releases(campus)["mlflow"]
+    v = unwrap_secrets(release.inputs["values"])
+    assert "auth" not in v and v["oidcAuth"]["enabled"] is True
+    assert v["oidcAuth"]["discoveryUrl"].endswith("/.well-known/openid-configuration")
+    assert v["oidcAuth"]["redirectUri"] == "https://mlflow.ml.lab.example.edu/callback"
+    assert unknown_keys(release.inputs) == []
+    assert "mlflowAdminPassword" not in campus.exports
+    secret = custom(campus, "core/v1:Secret", "mlflow-oidc")
+    client_secret = unwrap_secrets(secret.inputs["stringData"])["OIDC_CLIENT_SECRET"]
+    assert all(client_secret not in plain_text(r.inputs) for r in campus.registrations)

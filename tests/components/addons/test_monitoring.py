@@ -6,7 +6,7 @@ import pytest
 
 from automation.engine import secret_values
 from components.addons import monitoring
-from components.addons.gpu import GpuSettings
+from components.addons.gpu import GpuSettings, TimeSlicing
 from components.addons.monitoring import MonitoringSettings
 from components.addons.storage import StorageSettings
 from model.fields import ConfigError
@@ -16,7 +16,7 @@ from tests.helpers import custom, deploy_addon, plain_text, read_platform_config
 def deploy(settings: MonitoringSettings, storage: str = "rook-ceph", gpu: bool = True):
     others = {
         "storage": StorageSettings(provider=storage),
-        "gpu": GpuSettings(enabled=gpu, driver="managed"),
+        "gpu": GpuSettings(enabled=gpu, driver="managed", time_slicing=TimeSlicing(replicas=1)),
     }
     return deploy_addon(monitoring.ADDON, settings, others=others, enabled=["gpu"] if gpu else [])
 

@@ -10,7 +10,8 @@ from components import versions
 from components.addons import ADDONS
 from tests.helpers import custom, evaluate_changed, plain_text, releases, upstream, waits_for
 
-LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster"}
+# The lab has tenants (a professor and a course): their queues and notebooks come with it.
+LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "kueue", "jupyterhub"}
 DEV_ONLY = {"aws-cloud-controller-manager", "aws-ebs-csi-driver", "aws-efs-csi-driver"}
 BOTH = {
     "prometheus-operator-crds",
@@ -41,7 +42,7 @@ def test_the_stacks_settings_reach_their_add_ons(lab, dev):
     for evaluation, replicas, driver in ((lab, 4, False), (dev, 2, True)):
         values = releases(evaluation)["gpu-operator"].inputs["values"]
         assert values["driver"]["enabled"] is driver
-        assert f"replicas: {replicas}" in values["devicePlugin"]["config"]["data"]["any"]
+        assert f"replicas: {replicas}" in values["devicePlugin"]["config"]["data"]["shared"]
     pool = custom(lab, "IPAddressPool", "metallb-pool")
     assert pool.inputs["spec"]["addresses"] == ["192.168.10.200-192.168.10.220"]
     storage = releases(lab)["rook-ceph-cluster"].inputs["values"]["cephClusterSpec"]["storage"]
@@ -77,7 +78,10 @@ def test_each_stack_gets_its_buckets(lab, dev):
     }
     assert claims == {"ml-platform-lab-postgres-backups": "postgres",
                       "ml-platform-lab-mlflow-artifacts": "mlflow",
-                      "ml-platform-lab-etcd-snapshots": "etcd-backups"}  # fmt: skip
+                      "ml-platform-lab-etcd-snapshots": "etcd-backups",
+                      # Each tenant's own, for its notebooks (JupyterHub).
+                      "ml-platform-lab-tenant-prof-lee": "prof-lee",
+                      "ml-platform-lab-tenant-cs231": "cs231"}  # fmt: skip
     buckets = {r.inputs["bucket"] for r in dev.of_type("aws:s3/bucket:Bucket")}
     assert buckets == {"ml-platform-dev-postgres-backups", "ml-platform-dev-mlflow-artifacts",
                        "ml-platform-dev-etcd-snapshots"}  # fmt: skip
@@ -219,7 +223,7 @@ def test_independent_add_ons_install_in_parallel(lab):
     # working platform does not grow with the number of workers.
     joins = {x.name: x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
     storage_hosts = {f"join-gpu-0{n}" for n in range(1, 7)}
-    on_volumes = {"rook-ceph-cluster", "kube-prometheus-stack", "cloudnative-pg",
+    on_volumes = {"rook-ceph-cluster", "kube-prometheus-stack", "jupyterhub", "cloudnative-pg",
                   "plugin-barman-cloud", "mlflow"}  # fmt: skip
     for name, release in r.items():
         waited = {n for n, urn in joins.items() if urn in upstream(lab, release.urn)}
@@ -243,11 +247,13 @@ def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
 def test_disabling_an_add_on_removes_exactly_it(lab):
     off = evaluate_changed("lab", lambda c: c["platform"].update(monitoring={"enabled": False}))
     removed = set(lab.by_urn()) - set(off.check().by_urn())
-    # ...and the dashboards the GPU operator and Rook would ship for it (four Commands).
+    # ...the dashboards the GPU operator and Rook would ship for it (four Commands), and the
+    # queue dashboard Kueue ships as a ConfigMap.
     assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
-        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule", "Command"
+        "Monitoring", "Namespace", "RandomPassword", "Secret", "Release", "PrometheusRule", "Command",
+        "ConfigMap",
     }  # fmt: skip
-    assert sum(lab.by_urn()[u].name.endswith("-dashboard") for u in removed) == 4
+    assert sum(lab.by_urn()[u].name.endswith("-dashboard") for u in removed) == 5
     assert "grafanaAdminPassword" not in off.exports
 
 
@@ -276,10 +282,13 @@ def test_switching_the_object_store_changes_only_what_depends_on_it(lab):
         "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:batch/v1:Job",
         "random:index/randomPassword:RandomPassword", "kubernetes:helm.sh/v3:Release",
         "kubernetes:barmancloud.cnpg.io/v1:ObjectStore", "kubernetes:batch/v1:CronJob",
+        # Tenants' notebooks may reach the store: their egress policy names its address.
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     }, kinds  # fmt: skip
     names = {lab.by_urn().get(u, minio.by_urn().get(u)).name for u in changed}
     changed_releases = {n for n in names if n in releases(lab)}
-    assert changed_releases == {"mlflow"}  # its endpoint; nothing else moves
+    # Their endpoints (MLflow's artifacts, the notebooks' S3 settings); nothing else moves.
+    assert changed_releases == {"mlflow", "jupyterhub"}
     for untouched in ("rook-ceph", "rook-ceph-cluster", "cloudnative-pg", "kube-prometheus-stack",
                       "gpu-operator", "cert-manager", "traefik", "rancher"):  # fmt: skip
         assert releases(lab)[untouched].urn not in changed, untouched

@@ -150,7 +150,8 @@ def test_disabling_it_in_the_lab_removes_exactly_its_objects(lab):
 
     off = evaluate_changed("lab", lambda c: c["platform"].update(ray={"enabled": False})).check()
     removed = set(lab.by_urn()) - set(off.by_urn())
+    # ...its ways into the lab's two tenant namespaces included.
     assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
-        "KubeRay", "Namespace", "Command", "Release"
+        "KubeRay", "Namespace", "Command", "Release", "NetworkPolicy"
     }  # fmt: skip
     assert set(off.by_urn()) <= set(lab.by_urn())

@@ -29,7 +29,7 @@ def lab_longhorn_minio() -> Evaluation:
     return evaluated("lab-longhorn-minio")
 
 
-@pytest.mark.parametrize("stack", ["lab", "dev", "lab_acme", "lab_longhorn_minio"])
+@pytest.mark.parametrize("stack", ["lab", "dev", "lab_acme", "campus", "lab_longhorn_minio"])
 def test_every_object_the_program_builds_validates(stack, request):
     evaluation = request.getfixturevalue(stack)
     # namespaces, the Grafana secret, pools, issuers, rules
@@ -53,6 +53,33 @@ def test_a_wrong_custom_resource_would_be_caught():
         "privateKey": {"algorithm": "DSA"},
     }
     assert custom_resource_problems(certificate, schemas["cert-manager.io/v1:Certificate"])
+
+
+def test_a_custom_resource_breaking_its_crds_rules_would_be_caught():
+    schemas = crd_schemas()
+    queue = {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "ClusterQueue",
+        "metadata": {"name": "q"},
+        "spec": {
+            # A borrowing limit without a cohort, and a flavor missing one covered resource.
+            "resourceGroups": [
+                {
+                    "coveredResources": ["cpu", "memory"],
+                    "flavors": [
+                        {"name": "f", "resources": [{"name": "cpu", "nominalQuota": "1", "borrowingLimit": "1"}]}
+                    ],
+                }
+            ],
+            "preemption": {"reclaimWithinCohort": "Never", "borrowWithinCohort": {"policy": "LowerPriority"}},
+        },
+    }  # fmt: skip
+    problems = custom_resource_problems(queue, schemas["kueue.x-k8s.io/v1beta2:ClusterQueue"])
+    assert sorted(problems) == [
+        "broken rule .spec.preemption: reclaimWithinCohort=Never and borrowWithinCohort.Policy!=Never",
+        "broken rule .spec.resourceGroups[0]: flavors must have the same number of resources as the coveredResources",
+        "broken rule .spec: borrowingLimit must be nil when cohort is empty",
+    ]
 
 
 def test_an_invalid_object_would_be_caught():

@@ -12,6 +12,7 @@ from cryptography import x509
 from pulumi.runtime import rpc
 
 from automation.engine import evaluate
+from components.kubeadm import documents
 from components.kubeadm.secrets import ca_cert_hash
 from model.fields import ConfigError
 from tests.helpers import (
@@ -281,7 +282,12 @@ def test_a_41st_worker_adds_its_own_commands_and_reruns_nothing_on_an_existing_h
     changed = [after[u].name for u in before if before[u].inputs != after[u].inputs]
     # Only what lists every node may change: the CSR approver's per-node addresses.
     assert all(not name.startswith(("prepare-", "admit-", "join-", "drain-")) for name in changed)
-    assert set(changed) <= {"kubelet-csr-approver", "kubelet-csr-approver-node-names"}
+    # (and the queues' cohort, which counts every GPU).
+    assert set(changed) <= {
+        "kubelet-csr-approver",
+        "kubelet-csr-approver-node-names",
+        "kueue-cohort",
+    }
 
 
 def test_a_second_evaluation_with_no_change_shows_no_diff(lab):
@@ -403,12 +409,23 @@ def test_metrics_listen_on_the_node_address_not_everywhere(lab):
         ]
 
 
+def join_labels(evaluation, host: str) -> str:
+    params = bundle_params(commands(evaluation)[f"join-{host}"])
+    join, _ = yaml.safe_load_all(base64.b64decode(params["JOIN_CONFIG_B64"]))
+    return {a["name"]: a["value"] for a in join["nodeRegistration"]["kubeletExtraArgs"]}[
+        "node-labels"
+    ]
+
+
 def test_workers_are_labelled_with_their_gpu_and_untainted(lab):
     join, _ = documents_of(commands(lab)["join-gpu-07"], "JOIN_CONFIG_B64")
     registration = join["nodeRegistration"]
     assert registration["taints"] == []
-    args = {a["name"]: a["value"] for a in registration["kubeletExtraArgs"]}
-    assert args["node-labels"] == "ml-platform.io/gpu-model=rtx-4090"
+    # The device plugin serves each node the config its label names (whole or sliced GPUs).
+    assert join_labels(lab, "gpu-07") == (
+        "ml-platform.io/gpu-model=rtx-4090,nvidia.com/device-plugin.config=exclusive"
+    )
+    assert join_labels(lab, "gpu-40").endswith(",nvidia.com/device-plugin.config=shared")
     assert "controlPlane" not in join
     assert join["discovery"]["bootstrapToken"]["apiServerEndpoint"] == "192.168.10.10:6443"
 
@@ -424,6 +441,14 @@ def test_a_host_with_both_roles_is_not_tainted():
     assert "controlPlane" in join
     dedicated, _ = documents_of(commands(evaluation)["join-cp-3"], "JOIN_CONFIG_B64")
     assert dedicated["nodeRegistration"]["taints"][0]["effect"] == "NoSchedule"
+
+
+def test_a_node_label_that_would_break_the_kubelet_flag_is_refused():
+    node = documents.NodeSettings("gpu-1", "192.0.2.1", False, "rtx-4090", gpu_sharing="a,b=c")
+    with pytest.raises(ValueError, match="not a Kubernetes label value"):
+        documents.node_registration(node)
+    plain = documents.NodeSettings("cp-1", "192.0.2.2", True)
+    assert "node-labels" not in str(documents.node_registration(plain))
 
 
 def test_first_control_plane_uses_super_admin_conf_for_kube_vip_during_init(lab):
