@@ -17,6 +17,9 @@ from jsonschema import Draft7Validator
 from automation.engine import Evaluation, unwrap_secrets
 from tests.helpers import SCHEMA_VERSION
 
+# The same pruning check the facts tool applies to rendered custom resources.
+from tools.chart_facts import undeclared_fields
+
 # API groups served by Kubernetes itself (core is the empty group).
 BUILT_IN_GROUPS = {
     "core",
@@ -40,32 +43,6 @@ def crd_schemas() -> dict[str, dict]:
         crd = json.loads(path.read_text(encoding="utf-8"))
         schemas[f"{crd['group']}/{crd['version']}:{crd['kind']}"] = crd["schema"]
     return schemas
-
-
-def undeclared_fields(value: Any, schema: dict, path: str = "") -> list[str]:
-    """Fields of `value` its structural schema does not declare (the API server would prune
-    them). `metadata`, `apiVersion` and `kind` are the API server's own (a structural schema
-    need not declare them; Rook's ObjectBucketClaim does not), checked by it."""
-    if schema.get("x-kubernetes-preserve-unknown-fields"):
-        return []
-    if isinstance(value, list):
-        items = schema.get("items", {})
-        return [f for i, v in enumerate(value) for f in undeclared_fields(v, items, f"{path}[{i}]")]
-    if not isinstance(value, dict):
-        return []
-    properties = schema.get("properties", {})
-    extra = schema.get("additionalProperties")
-    found = []
-    for key, item in value.items():
-        if not path and key in ("metadata", "apiVersion", "kind"):
-            continue
-        if key in properties:
-            found += undeclared_fields(item, properties[key], f"{path}.{key}")
-        elif isinstance(extra, dict):
-            found += undeclared_fields(item, extra, f"{path}.{key}")
-        elif extra is not True:
-            found.append(f"{path}.{key}")
-    return found
 
 
 def without_required(schema: Any) -> Any:
