@@ -19,6 +19,7 @@ cluster = KubeadmCluster(
         kubernetes=config.kubernetes,
         gpu_driver=config.platform["gpu"].driver,
         vip_interface=config.baremetal.vip_interface if config.baremetal else None,
+        longhorn=config.platform["storage"].provider == "longhorn",
         identity=config.identity.oidc,
     ),
 )

@@ -153,6 +153,12 @@ class MockProviders(pulumi.runtime.Mocks):
             "aws:efs/fileSystem:FileSystem": lambda n, i: {
                 "arn": self._arn("elasticfilesystem", n)
             },
+            "aws:s3/bucket:Bucket": lambda n, i: {"arn": f"arn:aws:s3:::{i.get('bucket', n)}"},
+            "aws:iam/user:User": lambda n, i: {"arn": self._arn("iam", f"user/{i.get('name', n)}")},
+            # An access key's secret: 40 characters, as AWS makes them.
+            "aws:iam/accessKey:AccessKey": lambda n, i: {
+                "secret": _digest(n, 40, string.ascii_letters + string.digits + "+/")
+            },
             "random:index/randomString:RandomString": _random_string,
             "random:index/randomPassword:RandomPassword": _random_string,
             "random:index/randomBytes:RandomBytes": _random_bytes,

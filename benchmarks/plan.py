@@ -107,10 +107,27 @@ def _as_program_passes(value: Any, secrets: dict[str, pulumi.Output]) -> Any:
     return value
 
 
+# What CustomResource takes; a custom kind with other top-level fields (Kueue's
+# WorkloadPriorityClass: value, description) is registered by the program as a plain resource.
+CUSTOM_RESOURCE_INPUTS = {"apiVersion", "kind", "metadata", "spec"}
+
+
+def _kubernetes_class(type_: str) -> type | None:
+    """The generated class of a built-in kind: `kubernetes:networking.k8s.io/v1:Ingress` is
+    kubernetes.networking.v1.Ingress (None for a custom resource's kind)."""
+    if not type_.startswith("kubernetes:"):
+        return None
+    package, _, kind = type_.partition(":")[2].partition(":")
+    group, _, version = package.rpartition("/")
+    module = getattr(kubernetes, group.split(".")[0], None)
+    cls = getattr(getattr(module, version, None), kind, None)
+    return cls if isinstance(cls, type) and getattr(cls, _PULUMI_TYPE, None) == type_ else None
+
+
 def _register(r: Registration, inputs: dict, opts: pulumi.ResourceOptions) -> pulumi.Resource:
     kwargs = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in inputs.items()}
-    cls = RESOURCE_CLASSES.get(r.type)
-    if cls is None and r.type.startswith("kubernetes:"):
+    cls = RESOURCE_CLASSES.get(r.type) or _kubernetes_class(r.type)
+    if cls is None and r.type.startswith("kubernetes:") and set(inputs) <= CUSTOM_RESOURCE_INPUTS:
         # A custom resource (IPAddressPool, ClusterIssuer...): apiVersion and kind are inputs.
         cls = kubernetes.apiextensions.CustomResource
     if cls is None:

@@ -112,6 +112,48 @@ VERTICAL_POD_AUTOSCALER = HelmChart(
     "vertical-pod-autoscaler", "0.11.0", "https://kubernetes.github.io/autoscaler"
 )
 
+# Data services (checked against the charts' own repositories, snapshots of August 2026; the
+# tags named are the newest those snapshots hold, so re-check when you bump).
+# Longhorn: longhorn/longhorn@v1.12.1:chart/Chart.yaml.
+LONGHORN = HelmChart("longhorn", "1.12.1", "https://charts.longhorn.io")
+# CloudNativePG: the operator chart 0.29.0 runs operator 1.30.0, whose CRDs include
+# DatabaseRole (cloudnative-pg/charts@cloudnative-pg-v0.29.0:charts/cloudnative-pg/Chart.yaml).
+CLOUDNATIVE_PG = HelmChart("cloudnative-pg", "0.29.0", "https://cloudnative-pg.github.io/charts")
+# The Barman Cloud plugin chart 0.7.0 runs plugin v0.13.0
+# (cloudnative-pg/charts@plugin-barman-cloud-v0.7.0:charts/plugin-barman-cloud/Chart.yaml).
+BARMAN_CLOUD_PLUGIN = HelmChart(
+    "plugin-barman-cloud", "0.7.0", "https://cloudnative-pg.github.io/charts"
+)
+# PostgreSQL of the platform's cluster: the image operator 1.30.0 defaults to, named here so
+# that an operator bump does not move the database (cloudnative-pg/cloudnative-pg@v1.30.0:
+# pkg/versions/versions.go, DefaultImageName).
+POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:18.4-system-trixie"
+# MLflow's community chart (its home since the project moved from the maintainer's own repo:
+# community-charts/helm-charts@mlflow-1.11.5:charts/mlflow/Chart.yaml, appVersion 3.15.1, the
+# image burakince/mlflow with psycopg2, boto3 and mlflow-oidc-auth).
+MLFLOW = HelmChart("mlflow", "1.11.5", "https://community-charts.github.io/helm-charts")
+# Rancher 2.15: its chart allows Kubernetes `< 1.37.0-0` (rancher/rancher@v2.15.0:
+# chart/Chart.yaml); Rancher's own support range for 2.15 starts at 1.34 (rancher/rancher
+# issue 55306, "Remove support for K8s 1.33 for rancher 2.15.0").
+RANCHER = HelmChart("rancher", "2.15.0", "https://releases.rancher.com/server-charts/latest")
+RANCHER_KUBE_VERSION = "< 1.37.0-0"
+RANCHER_OLDEST_MINOR = 34
+# MinIO's last community image: the project publishes source only since
+# RELEASE.2025-10-15T17-29-55Z (minio/minio@RELEASE.2025-10-15T17-29-55Z, "point to source
+# only releases"), so RELEASE.2025-09-07T16-13-09Z is the last image; quay.io still serves it
+# (Docker Hub no longer does), pinned here by its index digest. The image carries `mc`
+# (minio/minio@RELEASE.2025-09-07T16-13-09Z:Dockerfile.release).
+# rclone ships the etcd snapshots (and fetches them back for a restore): a crypt remote over
+# the bucket (rclone/rclone@v1.75.0: backend/crypt, cmd/obscure; the 1.75.1 image, pinned by
+# its index digest as public repositories pin it).
+RCLONE_IMAGE = (
+    "docker.io/rclone/rclone:1.75.1"
+    "@sha256:45401ad7410db1d67ffdb58e19059ad20b0d8e0285a60e38bbec55cc1019c7a5"
+)
+MINIO_IMAGE = (
+    "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
+    "@sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e"
+)
 # KubeRay (ray-project/kuberay tags; v1.7.0 is the newest in the August 2026 snapshot checked
 # in November 2026). The chart's crds/ are applied by the program on every bump, from the same
 # tag (components/addons/ray.py): Helm installs crds/ once and never upgrades them.
@@ -191,12 +233,27 @@ class KubernetesSupport:
     newest_minor: int
 
 
+def newest_minor_below(constraint: str) -> int:
+    """36 for a chart's `kubeVersion: < 1.37.0-0`: the newest 1.x minor it installs on."""
+    bound = constraint.removeprefix("<").strip()
+    major, minor_text = bound.split(".")[:2]
+    if constraint.lstrip()[:1] != "<" or major != "1":
+        raise ValueError(f"not an upper bound on 1.x: {constraint!r}")
+    return int(minor_text) - 1
+
+
 # Every pinned add-on constrains the cluster version; the platform supports the intersection.
 # Upper bounds are the support matrices recorded in DESIGN.md (checked late 2026); lower bounds
-# are each project's documented floor for that release. Rancher is not installed yet: the
-# cluster is kept inside its range so that adding it later changes no cluster version.
+# are each project's documented floor for that release. Rancher's come from its pinned chart:
+# the cluster is kept inside its range even where Rancher is off, so that turning it on
+# changes no cluster version.
 ADDON_KUBERNETES_SUPPORT: tuple[KubernetesSupport, ...] = (
-    KubernetesSupport("rancher", "2.15", oldest_minor=34, newest_minor=36),
+    KubernetesSupport(
+        "rancher",
+        minor(RANCHER.version),
+        oldest_minor=RANCHER_OLDEST_MINOR,
+        newest_minor=newest_minor_below(RANCHER_KUBE_VERSION),
+    ),
     KubernetesSupport("rook-ceph", minor(ROOK), oldest_minor=31, newest_minor=36),
     KubernetesSupport(
         "gpu-operator", minor(GPU_OPERATOR.version), oldest_minor=32, newest_minor=36

@@ -289,3 +289,46 @@ SECRET_KEY_REF = Format(
     "write it as <secret name>/<key>, e.g. mlflow-credentials/password",
     rf"{DNS_LABEL_PATTERN}(\.{DNS_LABEL_PATTERN})*/[-._A-Za-z0-9]+",
 )
+# The start of S3 bucket names (`<prefix>-<consumer>`): what S3's naming rules allow at the
+# start of a name (3-63 lowercase letters, digits and '-'; no prefix `xn--`, `sthree-` or
+# `amzn-s3-demo-`), without dots (a dotted name breaks virtual-hosted TLS), and short enough
+# that the longest consumer suffix still fits in 63.
+BUCKET_PREFIX = Format(
+    "S3 bucket name prefix",
+    "is not a valid start of S3 bucket names",
+    "use 3 to 40 lowercase letters, digits and '-', starting and ending with a letter or digit, "
+    "e.g. uni-ml-lab",
+    r"(?!xn--|sthree-|amzn-s3-demo-)[a-z0-9][a-z0-9-]{1,38}[a-z0-9]",
+)
+# An absolute directory on the hosts: no `.` or `..` component, nothing a shell or a YAML
+# document would read differently.
+HOST_DIRECTORY = Format(
+    "absolute host path",
+    "is not an absolute directory path",
+    "e.g. /var/lib/longhorn (letters, digits, '.', '_' and '-' between slashes)",
+    r"(/(?!\.\.?(/|$))[A-Za-z0-9._-]+)+/?",
+)
+# Go's time.ParseDuration as Traefik reads its timeouts, whole units only: 90s, 10m, 1h30m.
+GO_DURATION = Format(
+    "duration (h, m, s)",
+    "is not a duration in hours, minutes and seconds",
+    "write it like 1h, 10m or 1h30m",
+    r"(?=[0-9])([0-9]+h)?([0-9]+m)?([0-9]+s)?",
+)
+# A point in time with its offset, as PostgreSQL reads a recovery target:
+# 2026-11-29T10:00:00Z or 2026-11-29 11:00:00+01:00.
+TIMESTAMP = Format(
+    "timestamp with offset",
+    "is not a timestamp with its UTC offset",
+    "write it like 2026-11-29T10:00:00Z or 2026-11-29 11:00:00+01:00",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)",
+)
+# A cron schedule as Kubernetes' CronJob reads it: five fields of numbers, ranges, lists and
+# steps (no names, no @macros).
+CRON = Format(
+    "cron schedule",
+    "is not a five-field cron schedule",
+    "write it like 17 * * * * (minute hour day month weekday)",
+    r"([0-9*/,-]+ ){4}[0-9*/,-]+",
+)

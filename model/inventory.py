@@ -141,6 +141,9 @@ class Inventory:
     shared_filesystem_id: pulumi.Input[str] | None = None
     # Resources the hosts depend on beyond their addresses (routes, NAT) before SSH works.
     ready: tuple[pulumi.Resource, ...] = field(default=())
+    # The cloud's Pulumi provider, its region set from the stack config: add-ons that create
+    # cloud resources (the S3 object store's buckets and users) use it. None on bare metal.
+    cloud_provider: pulumi.ProviderResource | None = None
     # Where the program and the exported kubeconfig reach the API server, when that is not
     # https://<api_endpoint>:<port> (an internet-facing load balancer, an SSH tunnel).
     api_server_url: pulumi.Input[str] | None = None

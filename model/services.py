@@ -5,6 +5,12 @@ own bucket and PostgreSQL for its own database; it gets where to reach them and 
 Secret in its own namespace holding its own credentials, and nothing of anyone else's. The
 object-store and PostgreSQL add-ons implement these protocols; a consumer finds them in
 `AddonContext.deployed` under the names it `needs`.
+
+Both calls register the consumer's resources (a bucket claim or IAM user, a database role)
+at the time of the call, as children of `parent`, the consumer's component: they belong to
+the consumer (they go when it is switched off), and the consumer, which waits for the whole
+store or database add-on, does not wait for them through it. `depends_on` is what they wait
+for in the consumer's namespace (the Namespace itself, so a Secret can be written into it).
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ class BucketAccess:
     # What a consumer waits for before using the bucket.
     ready: Sequence[pulumi.Resource]
 
+    @property
+    def url(self) -> pulumi.Output[str]:
+        """`s3://<bucket>/`, as S3 tools name it."""
+        return pulumi.Output.concat("s3://", self.bucket, "/")
+
 
 class ObjectStore(Protocol):
     def bucket(
@@ -45,9 +56,17 @@ class ObjectStore(Protocol):
         versioned: bool = False,
         expire_after_days: int | None = None,
         depends_on: Sequence[pulumi.Resource] = (),
+        endpoint_key: str | None = None,
+        parent: pulumi.Resource | None = None,
     ) -> BucketAccess:
         """A bucket of `consumer`'s own, its credentials delivered into `namespace`;
-        `depends_on`: what the resources in that namespace wait for (the Namespace)."""
+        `depends_on`: what the resources in that namespace wait for (the Namespace).
+
+        `versioned`: overwritten and deleted objects are kept for a while (where the provider
+        can); `expire_after_days`: objects are deleted that many days after they were written.
+        `endpoint_key`: the Secret also holds the endpoint under this key (Longhorn reads
+        AWS_ENDPOINTS there); a provider that does not write the Secret itself refuses it.
+        `parent`: the consumer's component (see above); without one they are the store's."""
         ...
 
 
@@ -70,6 +89,7 @@ class Postgres(Protocol):
         *,
         depends_on: Sequence[pulumi.Resource] = (),
         createdb: bool = False,
+        parent: pulumi.Resource | None = None,
     ) -> DatabaseAccess:
         """A database `name` owned by a role of the same name, its credentials delivered
         into `namespace`; `depends_on` as for buckets.

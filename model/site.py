@@ -38,6 +38,8 @@ class Site:
     # False when the infrastructure section is wrong: checks that compare against the hosts
     # are skipped rather than adding noise to the real problems.
     hosts_known: bool = True
+    # The cloud region (its S3 endpoint and the region S3 clients sign for); None on bare metal.
+    region: str | None = None
     # Of `gpus`, those of hosts whose GPUs are time-sliced (`gpu.sharing: shared`).
     shared_gpus: int = 0
 

@@ -143,4 +143,5 @@ def build_inventory(config: StackConfig) -> Inventory:
         api_extra_names=(public_name,) if public_name is not None else (),
         ssh=access,
         bastion=bastion,
+        cloud_provider=provider,
     )

@@ -20,6 +20,7 @@ from components import versions
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.platform import PlatformSettings, read_platform
 from model.fields import ConfigError, Fields, Problems
+from model.identity import Oidc
 from model.inventory import GpuSpec, Host, Inventory, SshAccess
 from model.settings import Context
 from model.site import Site
@@ -164,7 +165,10 @@ def custom(evaluation: Evaluation, type_suffix: str, name: str) -> Registration:
 def site(cloud: str | None = None, **changes: Any) -> Site:
     """A site like the lab's (or, with cloud="aws", like dev's), with `changes`."""
     if cloud == "aws":
-        base = Site("aws", 6443, "10.0.0.0/16", "^ip-.*$", True, None, True, 2, 2, 0, shared_gpus=2)
+        base = Site(
+            "aws", 6443, "10.0.0.0/16", "^ip-.*$", True, None, True, 2, 2, 0,
+            shared_gpus=2, region="us-east-1",
+        )  # fmt: skip
     else:
         base = Site(None, 6443, "192.168.10.0/24", "^[a-z0-9-]+$", False, "192.168.10.200-192.168.10.220", False, 4, 4, 3, shared_gpus=1)  # fmt: skip
     return dataclasses.replace(base, **changes)
@@ -198,6 +202,8 @@ def deploy_addon(
     others: Mapping[str, Any] | None = None,
     enabled: Iterable[str] = (),
     shared_filesystem_id: str | None = None,
+    before: Iterable[Addon] = (),
+    identity: Callable[[], Oidc] | None = None,
     deployed: Callable[[], Mapping[str, Deployed]] | None = None,
     domain: str = "ml.example.edu",
     tenants: TenantsConfig | None = None,
@@ -206,30 +212,55 @@ def deploy_addon(
     """`addon` deployed alone from `settings`, under the offline engine: what it registers,
     with a stand-in `cluster` component as everything it waits for. `others` are other
     add-ons' settings it reads; `enabled` the other add-ons the stack has; `deployed` makes,
-    inside the program, the add-ons deployed before it (e.g. fake data services)."""
+    inside the program, the add-ons deployed before it (e.g. fake data services). `before`:
+    add-ons deployed first, for real (their settings in `others`), that `addon` uses (a
+    consumer and the object store or PostgreSQL); each waits for those of its needs among
+    them. On AWS the inventory carries an AWS provider, as stacks/aws.py's does. `identity`
+    makes the OIDC provider inside the program (its client secret is an Output)."""
 
     def program() -> None:
         # A custom resource: depending on a component means depending on its children.
         cluster = random.RandomString("cluster", length=4)
         platform = pulumi.ComponentResource("test:index:Platform", "platform")
         access = SshAccess("ubuntu", pulumi.Output.secret("offline-key"))
-        inventory = Inventory("test", sample_hosts(access), "192.168.10.10", shared_filesystem_id)
+        where = at or site()
+        provider = None
+        if where.cloud == "aws":
+            import pulumi_aws as aws
+
+            provider = aws.Provider("aws", region=where.region)
+        inventory = Inventory(
+            "test",
+            sample_hosts(access),
+            "192.168.10.10",
+            shared_filesystem_id,
+            cloud_provider=provider,
+        )
         # Stand-ins for the hosts' joins, named join-<host>.
         nodes = {h.name: random.RandomString(f"join-{h.name}", length=4) for h in inventory.hosts}
-        context = AddonContext(
-            site=at or site(),
-            inventory=inventory,
-            domain=domain,
-            settings={addon.name: settings, **(others or {})},
-            enabled_addons=frozenset({addon.name, *enabled}),
-            depends_on=[cluster],
-            deployed=deployed() if deployed else {},
-            opts=pulumi.ResourceOptions(parent=platform),
-            tenants=tenants or TenantsConfig(),
-            nodes=nodes,
-        )
-        result = addon.deploy(settings, context)
-        for name, value in result.exports.items():
+        every = {addon.name: settings, **(others or {})}
+        oidc = identity() if identity else None
+        made: dict[str, Deployed] = dict(deployed()) if deployed else {}
+        first = list(before)
+        for current in [*first, addon]:
+            # Waits for its needs among `before` (stand-ins from `deployed` are not waited for).
+            real = {a.name for a in first}
+            needed = [made[n].component for n in current.needs if n in made and n in real]
+            context = AddonContext(
+                site=where,
+                inventory=inventory,
+                domain=domain,
+                settings=every,
+                enabled_addons=frozenset({addon.name, *enabled, *(a.name for a in first)}),
+                depends_on=needed or [cluster],
+                deployed=dict(made),
+                opts=pulumi.ResourceOptions(parent=platform),
+                tenants=tenants or TenantsConfig(),
+                identity=oidc,
+                nodes=nodes,
+            )
+            made[current.name] = current.deploy(every.get(current.name), context)
+        for name, value in made[addon.name].exports.items():
             pulumi.export(name, value)
 
     return run(program, preview=preview).check()
@@ -287,7 +318,7 @@ class FakeObjectStore(pulumi.ComponentResource):
         self.calls: list[dict[str, Any]] = []
 
     def bucket(self, consumer, namespace, *, versioned=False, expire_after_days=None,
-               depends_on=()):  # fmt: skip
+               depends_on=(), endpoint_key=None, parent=None):  # fmt: skip
         from model.services import ACCESS_KEY_ID, SECRET_ACCESS_KEY, BucketAccess
 
         self.calls.append({"consumer": consumer, "namespace": namespace, "versioned": versioned})
@@ -298,7 +329,7 @@ class FakeObjectStore(pulumi.ComponentResource):
                 ACCESS_KEY_ID: pulumi.Output.secret("fake-access-key-id"),
                 SECRET_ACCESS_KEY: pulumi.Output.secret("fake-secret-access-key"),
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+            opts=pulumi.ResourceOptions(parent=parent or self, depends_on=list(depends_on)),
         )
         bucket = random.RandomString(f"{consumer}-bucket-suffix", length=6, special=False,
                                      upper=False, opts=pulumi.ResourceOptions(parent=self))  # fmt: skip
@@ -319,7 +350,7 @@ class FakePostgres(pulumi.ComponentResource):
         super().__init__("test:index:Postgres", "postgres")
         self.calls: list[dict[str, Any]] = []
 
-    def database(self, name, namespace, *, depends_on=(), createdb=False):
+    def database(self, name, namespace, *, depends_on=(), createdb=False, parent=None):
         from model.services import PASSWORD, USERNAME, DatabaseAccess
 
         self.calls.append({"name": name, "namespace": namespace, "createdb": createdb})
@@ -327,7 +358,7 @@ class FakePostgres(pulumi.ComponentResource):
             f"{name}-db",
             metadata={"name": f"{name}-db", "namespace": namespace},
             string_data={USERNAME: name, PASSWORD: pulumi.Output.secret(f"fake-{name}-password")},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+            opts=pulumi.ResourceOptions(parent=parent or self, depends_on=list(depends_on)),
         )
         return DatabaseAccess(
             "postgres-rw.postgres.svc", 5432, name, namespace, f"{name}-db", [secret]

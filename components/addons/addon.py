@@ -78,6 +78,9 @@ class Addon(Generic[S]):
     needs: tuple[str, ...] = ()  # add-ons it waits for when they are enabled
     charts: tuple[HelmChart, ...] = ()
     enabled: Callable[[S, Context], bool] = _always
+    # Whether it applies given every add-on's settings by name (an add-on that completes
+    # another one, e.g. Longhorn's UI, exists only with it); None: always.
+    applies: Callable[[Mapping[str, Any]], bool] | None = None
     when: str = "always"  # when it is enabled, for the reference
     check: Check | None = None
     # Every other add-on waits for it (nodes are not schedulable until it runs).

@@ -1,7 +1,9 @@
 """The platform's own Grafana dashboards, built as code and shipped as ConfigMaps that the
 Grafana sidecar of the monitoring add-on loads (label `grafana_dashboard`, folder from the
-`grafana_folder` annotation). Panels are Prometheus time series; the JSON is Grafana's
-dashboard model (schemaVersion 39)."""
+`grafana_folder` annotation). Panels are Prometheus time series, two per row; the JSON is
+Grafana's dashboard model (schemaVersion 39). The data source is kube-prometheus-stack's
+Prometheus, uid `prometheus` (prometheus-community/helm-charts@kube-prometheus-stack-88.5.3
+values.yaml, grafana.sidecar.datasources.uid)."""
 
 from __future__ import annotations
 
@@ -25,9 +27,15 @@ class Panel:
     unit: str = "short"
 
 
-def dashboard(uid: str, title: str, panels: Sequence[Panel], tags: Sequence[str] = ()) -> dict:
-    """A dashboard of time-series panels, two per row."""
-    return {
+def dashboard(
+    uid: str,
+    title: str,
+    panels: Sequence[Panel],
+    tags: Sequence[str] = (),
+    variables: Sequence[Variable] = (),
+) -> dict:
+    """A dashboard of time-series panels, two per row, with `variables` to filter them."""
+    board = {
         "uid": uid,
         "title": title,
         "tags": ["ml-platform", *tags],
@@ -36,6 +44,30 @@ def dashboard(uid: str, title: str, panels: Sequence[Panel], tags: Sequence[str]
         "time": {"from": "now-6h", "to": "now"},
         "refresh": "30s",
         "panels": [_panel(i, panel) for i, panel in enumerate(panels)],
+    }
+    if variables:
+        board["templating"] = {"list": [_variable(v) for v in variables]}
+    return board
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A multi-value filter from a label's values, `$<name>` in the panels' queries."""
+
+    name: str
+    query: str  # e.g. label_values(kueue_cluster_queue_status, cluster_queue)
+
+
+def _variable(variable: Variable) -> dict[str, Any]:
+    return {
+        "name": variable.name,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": variable.query,
+        "includeAll": True,
+        "multi": True,
+        "allValue": ".*",
+        "refresh": 2,
     }
 
 

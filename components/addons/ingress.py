@@ -12,6 +12,7 @@ import pulumi
 from components import versions
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.helm import BASELINE, namespace, release
+from model.formats import GO_DURATION
 from model.settings import setting
 from model.site import Cloud
 
@@ -21,6 +22,15 @@ INGRESS_CLASS = "traefik"
 @dataclass(frozen=True, kw_only=True)
 class IngressSettings:
     replicas: int = setting("replicas", 2, minimum=1, doc="Traefik replicas")
+    # Traefik 3 cuts a request that takes longer than 60s to read (its entry points'
+    # respondingTimeouts.readTimeout default), which stops large artifact uploads.
+    request_timeout: str = setting(
+        "requestTimeout",
+        "1h",
+        format=GO_DURATION,
+        doc="how long a client may take to send a request (large MLflow artifact uploads); "
+        "Traefik's own default is 60s",
+    )
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,7 @@ class TraefikArgs:
     replicas: int
     cloud: Cloud | None
     depends_on: Sequence[pulumi.Resource]
+    request_timeout: str = "1h"
 
 
 def traefik_values(args: TraefikArgs) -> dict[str, Any]:
@@ -56,7 +67,10 @@ def traefik_values(args: TraefikArgs) -> dict[str, Any]:
                         "entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}
                     }
                 },
-            }
+            },
+            "websecure": {
+                "transport": {"respondingTimeouts": {"readTimeout": args.request_timeout}}
+            },
         },
         "service": {"spec": {"type": "LoadBalancer"}, "annotations": annotations},
         "metrics": {
@@ -84,7 +98,9 @@ class Traefik(pulumi.ComponentResource):
 
 
 def _deploy(settings: IngressSettings, context: AddonContext) -> Deployed:
-    args = TraefikArgs(settings.replicas, context.site.cloud, context.depends_on)
+    args = TraefikArgs(
+        settings.replicas, context.site.cloud, context.depends_on, settings.request_timeout
+    )
     return Deployed(Traefik("traefik", args, context.opts))
 
 

@@ -30,7 +30,6 @@ WaitForAPI). Nothing here waits for KubeRay or Trainer.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,7 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 
 from components import versions, yamltext
+from components.addons import grafana
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.gpu import SHARED_GPU_RESOURCE, WHOLE_GPU_RESOURCE
 from components.addons.helm import RESTRICTED, namespace, release
@@ -81,7 +81,6 @@ QUEUED_RESOURCES = (
 )
 # Resources Kueue does not count (no queue declares them).
 EXCLUDED_RESOURCES = ("ephemeral-storage", "hugepages-")
-GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,23 +315,6 @@ def priority_policies() -> dict[str, tuple[dict[str, Any], str]]:
 # ---- the dashboard ------------------------------------------------------------------------
 
 
-def _panel(
-    title: str, targets: Sequence[tuple[str, str]], grid: tuple[int, int, int, int], unit: str
-) -> dict[str, Any]:
-    x, y, w, h = grid
-    return {
-        "type": "timeseries",
-        "title": title,
-        "datasource": {"type": "prometheus", "uid": "${datasource}"},
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
-        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-        "targets": [
-            {"refId": chr(ord("A") + i), "expr": expr, "legendFormat": legend}
-            for i, (expr, legend) in enumerate(targets)
-        ],
-    }
-
-
 def dashboard() -> dict[str, Any]:
     """Queues and GPUs per tenant. Kueue's metrics (kubernetes-sigs/kueue@v0.19.2:
     pkg/metrics/metrics.go) name the ClusterQueue, which is the tenant's name; DCGM's carry the
@@ -342,69 +324,48 @@ def dashboard() -> dict[str, Any]:
     queue = 'cluster_queue=~"$tenant"'
     gpu = f'resource="{WHOLE_GPU_RESOURCE}"'
     panels = [
-        _panel(
+        grafana.Panel(
             "Whole GPUs in use per queue (dashed: nominal quota)",
-            [
+            (
                 (f"sum by (cluster_queue) (kueue_cluster_queue_resource_usage{{{queue},{gpu}}})", "{{cluster_queue}}"),
                 (f"sum by (cluster_queue) (kueue_cluster_queue_nominal_quota{{{queue},{gpu}}})", "{{cluster_queue}} quota"),
-            ],
-            (0, 0, 12, 8), "short",
+            ),
         ),
-        _panel(
+        grafana.Panel(
             "Waiting workloads per queue",
-            [(f"sum by (cluster_queue, status) (kueue_pending_workloads{{{queue}}})", "{{cluster_queue}} {{status}}")],
-            (12, 0, 12, 8), "short",
+            ((f"sum by (cluster_queue, status) (kueue_pending_workloads{{{queue}}})", "{{cluster_queue}} {{status}}"),),
         ),
-        _panel(
+        grafana.Panel(
             "Running workloads per queue",
-            [(f"sum by (cluster_queue) (kueue_admitted_active_workloads{{{queue}}})", "{{cluster_queue}}")],
-            (0, 8, 12, 8), "short",
+            ((f"sum by (cluster_queue) (kueue_admitted_active_workloads{{{queue}}})", "{{cluster_queue}}"),),
         ),
-        _panel(
+        grafana.Panel(
             "Preemptions per hour, by preempting queue and reason",
-            [("sum by (preempting_cluster_queue, reason) (increase(kueue_preempted_workloads_total[1h]))", "{{preempting_cluster_queue}} {{reason}}")],
-            (12, 8, 12, 8), "short",
+            (("sum by (preempting_cluster_queue, reason) (increase(kueue_preempted_workloads_total[1h]))", "{{preempting_cluster_queue}} {{reason}}"),),
         ),
-        _panel(
+        grafana.Panel(
             "Time to admission (p90)",
-            [(f"histogram_quantile(0.9, sum by (le, cluster_queue) (rate(kueue_admission_wait_time_seconds_bucket{{{queue}}}[30m])))", "{{cluster_queue}}")],
-            (0, 16, 12, 8), "s",
+            ((f"histogram_quantile(0.9, sum by (le, cluster_queue) (rate(kueue_admission_wait_time_seconds_bucket{{{queue}}}[30m])))", "{{cluster_queue}}"),),
+            "s",
         ),
-        _panel(
+        grafana.Panel(
             "GPUs busy per tenant (DCGM, by the using pod's namespace)",
-            [('sum by (namespace) (DCGM_FI_DEV_GPU_UTIL{namespace=~"$tenant"}) / 100', "{{namespace}}")],
-            (12, 16, 12, 8), "short",
+            (('sum by (namespace) (DCGM_FI_DEV_GPU_UTIL{namespace=~"$tenant"}) / 100', "{{namespace}}"),),
         ),
-        _panel(
+        grafana.Panel(
             "GPU memory used per tenant",
-            [('sum by (namespace) (DCGM_FI_DEV_FB_USED{namespace=~"$tenant"}) * 1024 * 1024', "{{namespace}}")],
-            (0, 24, 12, 8), "bytes",
+            (('sum by (namespace) (DCGM_FI_DEV_FB_USED{namespace=~"$tenant"}) * 1024 * 1024', "{{namespace}}"),),
+            "bytes",
         ),
     ]  # fmt: skip
-    return {
-        "uid": "ml-platform-queues",
-        "title": "Queues and GPUs per tenant",
-        "tags": ["ml-platform", "kueue", "gpu"],
-        "schemaVersion": 39,
-        "time": {"from": "now-6h", "to": "now"},
-        "refresh": "1m",
-        "templating": {
-            "list": [
-                {"name": "datasource", "type": "datasource", "query": "prometheus"},
-                {
-                    "name": "tenant",
-                    "type": "query",
-                    "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                    "query": "label_values(kueue_cluster_queue_status, cluster_queue)",
-                    "includeAll": True,
-                    "multi": True,
-                    "allValue": ".*",
-                    "refresh": 2,
-                },
-            ]
-        },
-        "panels": panels,
-    }
+    tenants = grafana.Variable("tenant", "label_values(kueue_cluster_queue_status, cluster_queue)")
+    return grafana.dashboard(
+        "ml-platform-queues",
+        "Queues and GPUs per tenant",
+        panels,
+        tags=["kueue", "gpu"],
+        variables=[tenants],
+    )
 
 
 # ---- the component ------------------------------------------------------------------------
@@ -519,18 +480,7 @@ class Kueue(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[mutating]),
             )
         if args.dashboard:
-            kubernetes.core.v1.ConfigMap(
-                f"{name}-dashboard",
-                metadata={
-                    "name": "kueue-dashboard",
-                    "namespace": NAMESPACE,
-                    # kube-prometheus-stack's Grafana sidecar loads ConfigMaps labelled so, in
-                    # every namespace (its values: sidecar.dashboards label/labelValue "1").
-                    "labels": {GRAFANA_DASHBOARD_LABEL: "1"},
-                },
-                data={"kueue-dashboard.json": json.dumps(dashboard(), indent=1, sort_keys=True)},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
-            )
+            grafana.dashboard_configmap(name, NAMESPACE, "Queues", dashboard(), self, [ns])
         self.register_outputs({})
 
 

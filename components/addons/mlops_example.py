@@ -42,11 +42,11 @@ import pulumi
 import pulumi_kubernetes as kubernetes
 import pulumi_random as random
 
-from components.addons import admin, grafana, monitoring, pipelines, serving
+from components.addons import admin, grafana, mlflow, monitoring, pipelines, serving
 from components.addons.addon import Addon, AddonContext, Deployed
 from components.addons.kueue import LOCAL_QUEUE, QUEUE_LABEL
 from components.addons.serving import Replicas
-from components.addons.tenancy import MLFLOW_NAMESPACE, MLFLOW_TRACKING_URI, peer
+from components.addons.tenancy import peer
 from model.fields import Fields
 from model.formats import DAILY_CRON, DNS_LABEL, PINNED_IMAGE
 from model.services import ACCESS_KEY_ID, PASSWORD, SECRET_ACCESS_KEY, USERNAME, ObjectStore
@@ -57,14 +57,14 @@ NAME = "mlops-example"
 # MLflow's user and the Secret with its credentials (the pipeline's `mlflow_secret`).
 MLFLOW_USER = NAME
 MLFLOW_SECRET = f"{NAME}-mlflow"
-# MLflow as the data services install it (branch data-services, components/addons/mlflow.py:
-# RELEASE and its Service on port 80, ADMIN_SECRET with keys username and password).
+# MLflow as its add-on installs it: the chart's Service (the release's name, port 80), one of
+# the host names it answers to (mlflow.allowed_hosts), its admin's Secret (username, password).
 MLFLOW = admin.MlflowServer(
-    namespace=MLFLOW_NAMESPACE,
-    service="mlflow",
+    namespace=mlflow.NAMESPACE,
+    service=mlflow.RELEASE,
     port=80,
-    host=f"mlflow.{MLFLOW_NAMESPACE}.svc",
-    admin_secret="mlflow-admin",
+    host=f"{mlflow.RELEASE}.{mlflow.NAMESPACE}.svc",
+    admin_secret=mlflow.ADMIN_SECRET,
 )
 # What the user may do with its experiment and model: runs, versions, tags, aliases; not delete.
 MLFLOW_PERMISSION = "EDIT"
@@ -221,8 +221,7 @@ def _check(
 
 
 def _mlflow_off(others: Mapping[str, Any]) -> bool:
-    mlflow = others.get("mlflow")
-    return mlflow is None or not mlflow.enabled
+    return not others["mlflow"].enabled
 
 
 def _store_off(others: Mapping[str, Any]) -> bool:
@@ -236,7 +235,7 @@ def pipeline_parameters(settings: ExampleSettings) -> dict[str, str]:
     """The run parameters of every training: the first one and the drift check's
     (docs/mlops.md, "The pipeline")."""
     return {
-        "tracking_uri": MLFLOW_TRACKING_URI,
+        "tracking_uri": mlflow.TRACKING_URI,
         "service_namespace": cast(str, settings.tenant),
         "service_deployment": settings.model_name,
         "model_name": settings.model_name,
@@ -250,7 +249,7 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
 
 def mlflow_env(secret: str = MLFLOW_SECRET) -> list[dict[str, Any]]:
     return [
-        {"name": "MLFLOW_TRACKING_URI", "value": MLFLOW_TRACKING_URI},
+        {"name": "mlflow.TRACKING_URI", "value": mlflow.TRACKING_URI},
         _secret_env("MLFLOW_TRACKING_USERNAME", secret, USERNAME),
         _secret_env("MLFLOW_TRACKING_PASSWORD", secret, PASSWORD),
     ]
@@ -289,7 +288,7 @@ def served_model(settings: ExampleSettings) -> serving.Model:
         # Measured with the reference model: 204 MiB resident (docs/mlops.md, the service).
         resources=serving.Resources(cpu="250m", memory="512Mi"),
         env=(
-            serving.EnvVar(name="MLFLOW_TRACKING_URI", value=MLFLOW_TRACKING_URI),
+            serving.EnvVar(name="mlflow.TRACKING_URI", value=mlflow.TRACKING_URI),
             serving.EnvVar(name="MLFLOW_TRACKING_USERNAME", secret=secret + USERNAME),
             serving.EnvVar(name="MLFLOW_TRACKING_PASSWORD", secret=secret + PASSWORD),
             serving.EnvVar(name="MLOPS_MODEL_NAME", value=settings.model_name),
@@ -743,6 +742,7 @@ def _deploy(settings: MlopsSettings, context: AddonContext) -> Deployed:
 NEEDS = (
     "tenancy",
     "object-store",
+    "mlflow",
     "kubeflow-pipelines",
     "kueue",
     "monitoring",

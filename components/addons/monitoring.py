@@ -19,6 +19,7 @@ import pulumi_random as random
 
 from components import versions
 from components.addons.addon import Addon, AddonContext, Deployed
+from components.addons.certificates import CLUSTER_ISSUER
 from components.addons.helm import PRIVILEGED, namespace, release
 from model.fields import Fields
 from model.formats import BINARY_SIZE, DNS_SUBDOMAIN, PROMETHEUS_DURATION
@@ -73,6 +74,12 @@ class MonitoringArgs:
     settings: MonitoringSettings
     # The CRDs and the default StorageClass Prometheus' volume comes from.
     depends_on: Sequence[pulumi.Resource]
+    # Grafana is at grafana.<domain>.
+    domain: str = "ml-platform.internal"
+
+    @property
+    def grafana_host(self) -> str:
+        return f"grafana.{self.domain}"
 
 
 UNIT_MIB = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
@@ -128,6 +135,14 @@ def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
     }
     if settings.storage_class:
         grafana["persistence"]["storageClassName"] = settings.storage_class
+    # Behind Traefik (the default IngressClass) with a certificate from the platform issuer.
+    grafana["ingress"] = {
+        "enabled": True,
+        "annotations": {"cert-manager.io/cluster-issuer": CLUSTER_ISSUER},
+        "hosts": [args.grafana_host],
+        "path": "/",
+        "tls": [{"secretName": "grafana-tls", "hosts": [args.grafana_host]}],
+    }
     return {
         # The CRDs come from the PrometheusCrds release.
         "crds": {"enabled": False},
@@ -279,13 +294,20 @@ class Monitoring(pulumi.ComponentResource):
             spec={"groups": alert_groups()},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
+        self.grafana_url = f"https://{args.grafana_host}"
         self.register_outputs({"grafanaAdminPassword": self.grafana_password.result})
 
 
 def _deploy(settings: MonitoringSettings, context: AddonContext) -> Deployed:
-    args = MonitoringArgs(settings, depends_on=context.depends_on)
+    args = MonitoringArgs(settings, depends_on=context.depends_on, domain=context.domain)
     monitoring = Monitoring("monitoring", args, context.opts)
-    return Deployed(monitoring, {"grafanaAdminPassword": monitoring.grafana_password.result})
+    return Deployed(
+        monitoring,
+        {
+            "grafanaUrl": monitoring.grafana_url,
+            "grafanaAdminPassword": monitoring.grafana_password.result,
+        },
+    )
 
 
 ADDON: Addon[MonitoringSettings] = Addon(

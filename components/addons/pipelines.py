@@ -122,13 +122,21 @@ class PipelinesSettings:
 def _check(
     settings: PipelinesSettings, section: Fields, _context: Context, others: Mapping[str, Any]
 ) -> None:
-    missing = [name for name in ("postgres", "object-store") if name not in others]
+    postgres, store = others.get("postgres"), others.get("object-store")
+    missing = [
+        name
+        for name, off in (
+            ("postgres", postgres is None or not postgres.enabled),
+            ("object-store", store is None or store.provider == "none"),
+        )
+        if off
+    ]
     if settings.enabled and missing:
         section.bad(
             "enabled",
             f"Kubeflow Pipelines keeps its runs in PostgreSQL and its artifacts in the object "
-            f"store, but this platform has no {' and no '.join(missing)} add-on",
-            "set pipelines.enabled: false",
+            f"store, but this platform has no {' and no '.join(missing)}",
+            "enable postgres and choose an object-store provider, or set pipelines.enabled: false",
         )
 
 
@@ -428,11 +436,15 @@ class KubeflowPipelines(pulumi.ComponentResource):
         # Pipeline steps are users' containers, many of them root images: baseline, not
         # restricted (KFP's own pods would pass restricted; steps run in this namespace).
         ns = namespace(NAMESPACE, BASELINE, self, args.depends_on)
-        bucket = args.object_store.bucket(BUCKET_CONSUMER, NAMESPACE, depends_on=[ns])
+        # Its bucket and databases belong to it (children of this component): it waits for
+        # the object store and PostgreSQL add-ons, not for its own claims through them.
+        bucket = args.object_store.bucket(BUCKET_CONSUMER, NAMESPACE, depends_on=[ns], parent=self)
         pipeline_db = args.postgres.database(
-            PIPELINE_DATABASE, NAMESPACE, depends_on=[ns], createdb=True
+            PIPELINE_DATABASE, NAMESPACE, depends_on=[ns], createdb=True, parent=self
         )
-        metadata_db = args.postgres.database(METADATA_DATABASE, NAMESPACE, depends_on=[ns])
+        metadata_db = args.postgres.database(
+            METADATA_DATABASE, NAMESPACE, depends_on=[ns], parent=self
+        )
         stores = pulumi.Output.all(bucket.endpoint, bucket.bucket).apply(
             lambda resolved: PipelinesStores(
                 store_endpoint(resolved[0]),
@@ -589,10 +601,9 @@ ADDON: Addon[PipelinesSettings] = Addon(
     deploy=_deploy,
     settings=PipelinesSettings,
     section="pipelines",
-    # The UI's Ingress needs Traefik's Middleware CRD and the `platform` issuer. The postgres
-    # add-on (branch data-services) joins these needs when it is registered: the registry
-    # refuses a need it does not know, and `_check` refuses enabling this without it.
-    needs=("object-store", "ingress", "certificates"),
+    # Its bucket and databases; the UI's Ingress needs Traefik's Middleware CRD and the
+    # `platform` issuer.
+    needs=("object-store", "postgres", "ingress", "certificates"),
     charts=(),
     enabled=lambda settings, _context: settings.enabled,
     when="`enabled`, with the postgres and object-store add-ons",

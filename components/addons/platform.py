@@ -56,7 +56,11 @@ def read_platform(
         if addon.check is not None and section is not None:
             addon.check(value, section, context, settings)
     enabled = frozenset(
-        a.name for a in ADDONS if a.deploy is not None and a.enabled(settings[a.name], context)
+        a.name
+        for a in ADDONS
+        if a.deploy is not None
+        and a.enabled(settings[a.name], context)
+        and (a.applies is None or a.applies(settings))
     )
     return PlatformSettings(domain, settings, enabled)
 

@@ -74,6 +74,8 @@ class KubeadmClusterArgs:
     gpu_driver: str
     # kube-vip's interface on bare metal; None where a cloud load balancer fronts the API.
     vip_interface: str | None = None
+    # Longhorn is the storage provider: host preparation installs what it needs.
+    longhorn: bool = False
     # The OIDC provider the API server trusts, if any.
     identity: Oidc | None = None
 
@@ -300,6 +302,7 @@ class KubeadmCluster(pulumi.ComponentResource):
             "CONTAINERD_PACKAGE": versions.CONTAINERD_PACKAGE,
             "CONTAINERD_VERSION": versions.CONTAINERD_VERSION,
             "SANDBOX_IMAGE": versions.SANDBOX_IMAGE,
+            "LONGHORN": flag(self._args.longhorn),
         }
         ssh = self._args.inventory.ssh
         if ssh is not None and ssh.authorized_keys:

@@ -141,6 +141,7 @@ class AwsConfig:
             gpu_hosts=self.gpu_workers.count,
             gpus=self.gpu_workers.count * gpu.count if gpu else 0,
             storage_hosts=0,
+            region=self.region,
             shared_gpus=self.gpu_workers.count * gpu.count if gpu and gpu.sharing == SHARED else 0,
         )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from automation.engine import Evaluation, Registration
+from automation.engine import Registration
+from tests.helpers import upstream as upstream  # re-exported: the chart tests walk the graph
 from tools.chart_facts import group_version
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -13,20 +14,6 @@ CRD_TYPES = (
 )
 # Types of the Kubernetes provider that are not Kubernetes objects of their own.
 NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize", "pulumi:")
-
-
-def upstream(evaluation: Evaluation, urn: str) -> set[str]:
-    """Every URN `urn` waits for, directly or through others (explicit `depends_on`, which
-    the SDK expands to a component's children, and every Output input)."""
-    graph = evaluation.by_urn()
-    seen: set[str] = set()
-    pending = [urn]
-    while pending:
-        for dependency in graph[pending.pop()].all_dependencies:
-            if dependency not in seen and dependency in graph:
-                seen.add(dependency)
-                pending.append(dependency)
-    return seen
 
 
 def object_kind(registration: Registration) -> tuple[str, str, str] | None:

@@ -99,6 +99,15 @@ LAB_CASES = [
     ("acme-without-email", set_in("platform.certificates.issuer", "acme"), "ml-platform:platform.certificates.acmeEmail", "required with issuer acme"),
     ("unknown-vpa-mode", set_in("platform.autoscaling.vpa", "recommendation"), "ml-platform:platform.autoscaling.vpa", "did you mean 'recommend'"),
     ("too-many-dedicated-gpus", lambda c: c["tenants"]["faculty"][0].update(dedicatedGpus=41), "ml-platform:tenants.faculty", "the exclusive hosts have 32"),
+    ("rgw-without-rook", set_in("platform.storage.provider", "longhorn"), "ml-platform:platform.objectStore.provider", "needs storage.provider rook-ceph"),
+    ("s3-off-aws", set_in("platform.objectStore.provider", "s3"), "ml-platform:platform.objectStore.provider", "the s3 store is an AWS bucket"),
+    ("mlflow-without-object-store", set_in("platform.objectStore.provider", "none"), "ml-platform:platform.mlflow.enabled", "objectStore.provider is none"),
+    ("backups-without-object-store", lambda c: c["platform"].update(objectStore={"provider": "none"}, mlflow={"enabled": False}), "ml-platform:platform.postgres.backups", "objectStore.provider is none"),
+    ("rancher-outside-its-range", set_in("kubernetes.version", "1.37.0"), "ml-platform:kubernetes.version", "rancher 2.15: 1.34-1.36"),
+    ("bucket-prefix-not-s3", set_in("platform.objectStore.bucketPrefix", "ML.Lab"), "ml-platform:platform.objectStore.bucketPrefix", "not a valid start of S3 bucket names"),
+    ("tenant-bucket-too-long", lambda c: (c["platform"].update(objectStore={"provider": "ceph-rgw", "bucketPrefix": "a-university-machine-learning-lab"}), c["tenants"]["faculty"][0].update(name="professor-with-a-long-name")), "ml-platform:platform.objectStore.bucketPrefix", "longer than S3's 63 characters"),
+    ("etcd-backups-without-object-store", lambda c: c["platform"].update(objectStore={"provider": "none"}, mlflow={"enabled": False}, postgres={"backups": False}), "ml-platform:platform.etcdBackups.enabled", "objectStore.provider is none"),
+    ("minio-without-volumes", lambda c: c["platform"].update(storage={"provider": "none"}, objectStore={"provider": "minio"}, monitoring={"storageClass": "x"}, postgres={"storageClass": "x"}), "ml-platform:platform.objectStore.provider", "MinIO's servers need volumes"),
     # Strings are checked by what they become (item 8): a space in gpu.model would have been
     # another kubelet flag in kubeadm's space-joined --node-labels.
     ("space-in-gpu-model", lambda c: hosts(c)[3]["gpu"].update(model="rtx-4090 --anonymous-auth=true"), "ml-platform:baremetal.hosts[3].gpu.model", "not a Kubernetes label value"),
@@ -135,6 +144,9 @@ DEV_CASES = [
     ("vpc-too-small", set_in("aws.vpcCidr", "10.0.0.0/24"), "ml-platform:aws.vpcCidr", "too small"),
     ("ceph-on-aws", set_in("platform.storage.provider", "rook-ceph"), "ml-platform:platform.storage.provider", "bare-metal"),
     ("unknown-gpu-instance", set_in("aws.gpuWorkers.instanceType", "x9.gpu"), "ml-platform:aws.gpuWorkers", "no known GPU"),
+    ("longhorn-on-aws", set_in("platform.storage.provider", "longhorn"), "ml-platform:platform.storage.provider", "Longhorn is for bare-metal hosts"),
+    ("rgw-on-aws", set_in("platform.objectStore.provider", "ceph-rgw"), "ml-platform:platform.objectStore.provider", "needs storage.provider rook-ceph"),
+    ("s3-bucket-prefix-too-long", set_in("platform.objectStore.bucketPrefix", "a" * 41), "ml-platform:platform.objectStore.bucketPrefix", "not a valid start of S3 bucket names"),
 ]  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """Rook-Ceph on the hosts' spare devices. Rook 1.20 installs in three charts, in order: the
 operator (with the ceph-csi-operator and the CRDs), the ceph-csi drivers, then the cluster
 (CephCluster, a replicated block pool as the default StorageClass, CephFS for shared
-volumes, and an object store when the object store is Ceph's RGW)."""
+volumes). Ceph's object store (RGW) belongs to the object-store add-on, which creates its
+CephObjectStore itself and waits for it to be Ready."""
 
 from __future__ import annotations
 
@@ -20,8 +21,6 @@ ROOK_NAMESPACE = "rook-ceph"
 BLOCK_POOL = "ceph-blockpool"
 BLOCK_CLASS = "ceph-block"
 FILESYSTEM_CLASS = "ceph-filesystem"
-BUCKET_CLASS = "ceph-bucket"
-OBJECT_STORE = "ceph-objectstore"
 # Ceph's replicas sit on distinct hosts; three survive the loss of one.
 REPLICAS = 3
 
@@ -35,7 +34,6 @@ class StorageNode:
 @dataclass(frozen=True)
 class RookCephArgs:
     nodes: tuple[StorageNode, ...]
-    object_store: bool
     # The Prometheus CRDs: the cluster chart ships PrometheusRules.
     depends_on: Sequence[pulumi.Resource]
     # The storage hosts as nodes (their joins): the cluster's OSDs run on them.
@@ -65,6 +63,10 @@ def rook_operator_values() -> dict[str, Any]:
         "crds": {"enabled": True},
         "monitoring": {"enabled": True},
         "csi": {"installCsiOperator": True},
+        # Bucket claims may also set a lifecycle (old backups expire); bucket policies and
+        # owners stay refused (rook/rook@v1.20.6:deploy/charts/rook-ceph/values.yaml, where
+        # the chart's default allows only the quotas).
+        "obcAllowAdditionalConfigFields": "maxObjects,maxSize,bucketLifecycle",
     }
 
 
@@ -185,39 +187,14 @@ def rook_cluster_values(args: RookCephArgs) -> dict[str, Any]:
                 },
             }
         ],
-        "cephObjectStores": [_object_store()] if args.object_store else [],
+        # The chart's default would make an object store; the object-store add-on owns it.
+        "cephObjectStores": [],
     }
 
 
-def _object_store() -> dict[str, Any]:
-    return {
-        "name": OBJECT_STORE,
-        "spec": {
-            "metadataPool": _replicated(),
-            "dataPool": _replicated(),
-            # Buckets outlive a mistaken removal of the store from the config.
-            "preservePoolsOnDelete": True,
-            # Resources and priority as the chart's default store has them (rook/rook@v1.20.6:
-            # deploy/charts/rook-ceph-cluster/values.yaml, cephObjectStores[0].spec.gateway).
-            "gateway": {
-                "port": 80,
-                "instances": 2,
-                "resources": {
-                    "limits": {"memory": "2Gi"},
-                    "requests": {"cpu": "1000m", "memory": "1Gi"},
-                },
-                "priorityClassName": "system-cluster-critical",
-            },
-        },
-        "storageClass": {
-            "enabled": True,
-            "name": BUCKET_CLASS,
-            "reclaimPolicy": "Delete",
-            # RGW has one zone group; S3 clients still sign for a region, and RGW's default
-            # zone group answers to us-east-1 (Rook's own default here).
-            "parameters": {"region": "us-east-1"},
-        },
-    }
+def replicated_pool() -> dict[str, Any]:
+    """A pool spec with three replicas on distinct hosts (the object store's pools too)."""
+    return _replicated()
 
 
 class RookCeph(pulumi.ComponentResource):

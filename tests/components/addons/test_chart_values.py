@@ -99,11 +99,15 @@ def every_variant() -> list[Evaluation]:
         config["platform"]["monitoring"] = {"storageClass": "local-nvme", "pushgateway": True}
         config["platform"]["autoscaling"] = {"vpa": "auto"}
 
+    from tools.chart_facts import evaluated
+
     return [
         evaluate_changed("lab", lambda c: None).check(),
         evaluate_changed("dev", lambda c: None).check(),
         evaluate_changed("lab", options).check(),
         evaluate_changed("lab", lambda c: c["kubernetes"].update(cni="canal")).check(),
+        # Longhorn and MinIO: the chart facts' variant, evaluated once per session.
+        evaluated("lab-longhorn-minio"),
     ]
 
 

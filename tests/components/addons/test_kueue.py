@@ -244,10 +244,10 @@ def test_the_dashboard_ships_as_a_configmap_grafana_loads(lab):
     (configmap,) = [
         r for r in lab.of_type("kubernetes:core/v1:ConfigMap") if r.name == "kueue-dashboard"
     ]
-    assert configmap.inputs["metadata"]["labels"] == {"grafana_dashboard": "1"}
-    board = json.loads(configmap.inputs["data"]["kueue-dashboard.json"])
+    assert configmap.inputs["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (board,) = [json.loads(text) for text in configmap.inputs["data"].values()]
     expressions = [t["expr"] for p in board["panels"] for t in p["targets"]]
-    expressions.append(board["templating"]["list"][1]["query"])
+    expressions.append(board["templating"]["list"][0]["query"])
     import re
 
     used = {m for e in expressions for m in re.findall(r"\b(?:kueue|DCGM)_[A-Za-z0-9_]+", e)}

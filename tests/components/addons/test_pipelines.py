@@ -237,9 +237,18 @@ def test_only_the_platform_reaches_the_api_and_traefik_only_the_ui(lab_like):
 
 def test_it_is_off_until_the_data_services_exist_and_refused_without_them():
     assert read_platform_config({})["kubeflow-pipelines"].enabled is False
+    # With the data services on (both stacks' defaults) it may be enabled.
+    assert "kubeflow-pipelines" in read_platform_config({"pipelines": {"enabled": True}}).enabled
+    without = {"pipelines": {"enabled": True}, "postgres": {"enabled": False},
+               "mlflow": {"enabled": False}}  # fmt: skip
     with pytest.raises(ConfigError) as error:
-        read_platform_config({"pipelines": {"enabled": True}})
-    assert "no postgres add-on" in refused(error.value, "ml-platform:platform.pipelines.enabled")
+        read_platform_config(without)
+    assert "no postgres" in refused(error.value, "ml-platform:platform.pipelines.enabled")
+    no_store = {"pipelines": {"enabled": True}, "objectStore": {"provider": "none"},
+                "mlflow": {"enabled": False}, "postgres": {"backups": False}}  # fmt: skip
+    with pytest.raises(ConfigError) as error:
+        read_platform_config(no_store)
+    assert "no object-store" in refused(error.value, "ml-platform:platform.pipelines.enabled")
 
 
 def test_every_object_it_builds_validates(lab_like):

@@ -20,7 +20,16 @@ def lab_acme() -> Evaluation:
     return evaluate_changed("lab", lambda c: c["platform"].update(certificates=acme)).check()
 
 
-@pytest.mark.parametrize("stack", ["lab", "dev", "lab_acme", "campus"])
+@pytest.fixture(scope="module")
+def lab_longhorn_minio() -> Evaluation:
+    # The chart facts' variant (Longhorn, its UI and backups, MinIO): evaluated once per
+    # session for both.
+    from tools.chart_facts import evaluated
+
+    return evaluated("lab-longhorn-minio")
+
+
+@pytest.mark.parametrize("stack", ["lab", "dev", "lab_acme", "campus", "lab_longhorn_minio"])
 def test_every_object_the_program_builds_validates(stack, request):
     evaluation = request.getfixturevalue(stack)
     # namespaces, the Grafana secret, pools, issuers, rules

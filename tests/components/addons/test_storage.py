@@ -1,4 +1,4 @@
-"""Storage: Rook-Ceph or EBS and EFS, built from their settings alone."""
+"""Storage: Rook-Ceph, Longhorn, or EBS and EFS, built from their settings alone."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import pytest
 
 from components import versions
 from components.addons import storage
-from components.addons.object_store import ObjectStoreSettings
-from components.addons.storage import StorageSettings
+from components.addons.storage import LonghornSettings, StorageSettings
 from model.fields import ConfigError
 from tests.helpers import (
     bundle_params,
@@ -19,12 +18,9 @@ from tests.helpers import (
     waits_for,
 )
 
-CEPH_RGW = {"object-store": ObjectStoreSettings(provider="ceph-rgw")}
 
-
-def rook(object_store: str = "ceph-rgw") -> dict:
-    others = {"object-store": ObjectStoreSettings(provider=object_store)}
-    evaluation = deploy_addon(storage.ADDON, StorageSettings(provider="rook-ceph"), others=others)
+def rook() -> dict:
+    evaluation = deploy_addon(storage.ADDON, StorageSettings(provider="rook-ceph"))
     return releases(evaluation)
 
 
@@ -48,13 +44,23 @@ def test_the_block_pool_is_the_default_class_with_three_replicas_on_distinct_hos
     assert params["csi.storage.k8s.io/node-stage-secret-name"] == "rook-csi-cephfs-node"
 
 
-def test_ceph_runs_an_object_store_only_when_it_is_the_object_store():
-    assert rook("ceph-rgw")["rook-ceph-cluster"].inputs["values"]["cephObjectStores"]
-    assert rook("minio")["rook-ceph-cluster"].inputs["values"]["cephObjectStores"] == []
+def test_the_object_store_is_not_the_storage_releases_and_claims_may_set_a_lifecycle():
+    r = rook()
+    # The chart would make its default store; the object-store add-on owns RGW.
+    assert r["rook-ceph-cluster"].inputs["values"]["cephObjectStores"] == []
+    allowed = r["rook-ceph"].inputs["values"]["obcAllowAdditionalConfigFields"].split(",")
+    assert set(allowed) == {"maxObjects", "maxSize", "bucketLifecycle"}  # no policy, no owner
+
+
+def test_no_rook_release_that_keeps_data_is_atomic():
+    # A failed install of a stateful release must not be uninstalled with its pools.
+    r = rook()
+    for name in ("rook-ceph", "rook-ceph-cluster"):
+        assert r[name].inputs["atomic"] is False, name
 
 
 def test_rook_installs_in_three_steps_with_rooks_driver_names():
-    evaluation = deploy_addon(storage.ADDON, StorageSettings(provider="rook-ceph"), others=CEPH_RGW)
+    evaluation = deploy_addon(storage.ADDON, StorageSettings(provider="rook-ceph"))
     r = releases(evaluation)
     assert waits_for(evaluation, r["ceph-csi-drivers"], r["rook-ceph"])
     assert waits_for(evaluation, r["rook-ceph-cluster"], r["ceph-csi-drivers"])
@@ -97,12 +103,36 @@ def test_without_a_shared_file_system_there_is_no_efs_class():
     assert set(releases(evaluation)) == {"aws-ebs-csi-driver"}
 
 
+def test_longhorn_keeps_three_replicas_on_distinct_nodes_as_the_default_class():
+    settings = StorageSettings(
+        provider="longhorn", longhorn=LonghornSettings(data_path="/srv/longhorn")
+    )
+    evaluation = deploy_addon(storage.ADDON, settings)
+    (release,) = releases(evaluation).values()
+    values = release.inputs["values"]
+    assert release.inputs["name"] == "longhorn" and release.inputs["atomic"] is False
+    assert values["persistence"]["defaultClass"] is True
+    assert values["persistence"]["defaultClassReplicaCount"] == 3
+    assert values["defaultSettings"]["defaultDataPath"] == "/srv/longhorn"
+    assert values["defaultSettings"]["replicaSoftAntiAffinity"] == "false"
+    assert values["defaultSettings"]["defaultReplicaCount"] == '{"v1":"3"}'
+    (ns,) = evaluation.of_type("kubernetes:core/v1:Namespace")
+    assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_the_block_class_follows_the_provider():
+    assert storage.BLOCK_CLASSES == {
+        "rook-ceph": "ceph-block", "longhorn": "longhorn", "aws": "gp3", "none": None
+    }  # fmt: skip
+
+
 def test_defaults_follow_the_site_and_none_deploys_nothing():
     assert read_platform_config({})["storage"].provider == "rook-ceph"
     assert read_platform_config({}, at=site("aws"))["storage"].provider == "aws"
     none = read_platform_config(
-        {"storage": {"provider": "none"}, "objectStore": {"provider": "minio"},
-         "monitoring": {"storageClass": "local-nvme"}}
+        {"storage": {"provider": "none"},
+         "objectStore": {"provider": "minio", "minio": {"storageClass": "local-nvme"}},
+         "monitoring": {"storageClass": "local-nvme"}, "postgres": {"storageClass": "local-nvme"}}
     )  # fmt: skip
     assert "storage" not in none.enabled
 
@@ -113,6 +143,7 @@ def test_defaults_follow_the_site_and_none_deploys_nothing():
         ("rook-ceph", site("aws"), "Rook-Ceph is for bare-metal hosts"),
         ("rook-ceph", site(storage_hosts=2), "only 2 host(s) list storageDevices"),
         ("aws", site(), "EBS and EFS exist only on AWS"),
+        ("longhorn", site("aws"), "Longhorn is for bare-metal hosts"),
     ],
 )
 def test_a_provider_the_site_cannot_offer_is_refused(provider, at, words):
@@ -123,9 +154,7 @@ def test_a_provider_the_site_cannot_offer_is_refused(provider, at, words):
 
 
 def rook_evaluation(**kwargs):
-    return deploy_addon(
-        storage.ADDON, StorageSettings(provider="rook-ceph"), others=CEPH_RGW, **kwargs
-    )
+    return deploy_addon(storage.ADDON, StorageSettings(provider="rook-ceph"), **kwargs)
 
 
 def test_the_ceph_cluster_waits_for_its_storage_hosts_to_be_nodes_and_for_no_other_host():
@@ -163,8 +192,8 @@ def test_ceph_daemons_get_the_resources_and_priority_rook_recommends():
     mds = values["cephFileSystems"][0]["spec"]["metadataServer"]
     assert mds["priorityClassName"] == "system-cluster-critical"
     assert mds["resources"]["requests"] == {"cpu": "1000m", "memory": "4Gi"}
-    gateway = values["cephObjectStores"][0]["spec"]["gateway"]
-    assert gateway["priorityClassName"] == "system-cluster-critical"
+    # Ceph's object store belongs to the object-store add-on (tests/.../test_object_store.py).
+    assert values["cephObjectStores"] == []
     defaults = r["ceph-csi-drivers"].inputs["values"]["operatorConfig"]["driverSpecDefaults"]
     assert defaults["controllerPlugin"]["priorityClassName"] == "system-cluster-critical"
 

@@ -504,6 +504,7 @@ def test_prepare_host_runs_its_parts_in_order_one_per_concern():
         "prepare-host/time-sync",
         "prepare-host/container-runtime",
         "prepare-host/kubernetes-packages",
+        "prepare-host/longhorn",
     )
     bundle = script_bundle("prepare-host", PREPARE)
     positions = [bundle.index(f'ML_STEP="{part}"') for part in part_names("prepare-host")]
@@ -519,6 +520,29 @@ def test_each_part_of_prepare_host_runs_alone_and_changes_nothing_the_second_tim
     changing = ("apt-get", "curl", "gpg", "modprobe", "sysctl", "swapoff", "apt-mark hold")
     assert not [c for c in second.calls if c.startswith(changing)], second.calls
     assert not [c for c in second.calls if re.search(r"systemctl (restart|enable|start)", c)]
+
+
+def test_longhorns_prerequisites_are_installed_only_when_it_is_the_storage(host):
+    without = ok(host.run("prepare-host", **PREPARE))
+    assert not [c for c in ran(without, "apt-get") if "open-iscsi" in c or "nfs-common" in c]
+    assert not ran(without, "modprobe iscsi_tcp") and not ran(without, "systemctl enable iscsid")
+    assert not host.path("etc/modules-load.d/longhorn.conf").exists()
+    result = ok(host.run("prepare-host", **{**PREPARE, "LONGHORN": "true"}))
+    (install,) = [c for c in ran(result, "apt-get") if "open-iscsi" in c]
+    assert "nfs-common" in install
+    assert ran(result, "modprobe iscsi_tcp")
+    assert ran(result, "systemctl enable --now iscsid")
+    assert "iscsi_tcp" in host.path("etc/modules-load.d/longhorn.conf").read_text()
+    second = ok(host.run("prepare-host", **{**PREPARE, "LONGHORN": "true"}))
+    assert not ran(second, "apt-get") and not ran(second, "modprobe")
+    assert not [c for c in second.calls if re.search(r"systemctl (restart|enable|start)", c)]
+
+
+def test_a_wrong_longhorn_flag_is_refused_before_anything_is_installed(host):
+    result = host.run("prepare-host/longhorn", **{**PREPARE, "LONGHORN": "yes"})
+    assert result.returncode == 1
+    assert 'parameter LONGHORN must be "true" or "false"' in result.stderr
+    assert not ran(result, "apt-get")
 
 
 def test_an_unknown_part_is_refused():
