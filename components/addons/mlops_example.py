@@ -249,7 +249,7 @@ def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
 
 def mlflow_env(secret: str = MLFLOW_SECRET) -> list[dict[str, Any]]:
     return [
-        {"name": "mlflow.TRACKING_URI", "value": mlflow.TRACKING_URI},
+        {"name": "MLFLOW_TRACKING_URI", "value": mlflow.TRACKING_URI},
         _secret_env("MLFLOW_TRACKING_USERNAME", secret, USERNAME),
         _secret_env("MLFLOW_TRACKING_PASSWORD", secret, PASSWORD),
     ]
@@ -288,7 +288,7 @@ def served_model(settings: ExampleSettings) -> serving.Model:
         # Measured with the reference model: 204 MiB resident (docs/mlops.md, the service).
         resources=serving.Resources(cpu="250m", memory="512Mi"),
         env=(
-            serving.EnvVar(name="mlflow.TRACKING_URI", value=mlflow.TRACKING_URI),
+            serving.EnvVar(name="MLFLOW_TRACKING_URI", value=mlflow.TRACKING_URI),
             serving.EnvVar(name="MLFLOW_TRACKING_USERNAME", secret=secret + USERNAME),
             serving.EnvVar(name="MLFLOW_TRACKING_PASSWORD", secret=secret + PASSWORD),
             serving.EnvVar(name="MLOPS_MODEL_NAME", value=settings.model_name),

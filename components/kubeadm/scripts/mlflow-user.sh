@@ -64,7 +64,8 @@ esac
 kctl() {
     timeout --kill-after=5 60 kubectl --kubeconfig "${ADMIN_CONF}" "$@"
 }
-work=$(umask 077 && mktemp -d)
+umask 077  # the admin's credentials and the request bodies are files of root's only
+work=$(mktemp -d)
 cleanup_later "$work"
 forward_pid=""
 stop_forward() {
