@@ -591,7 +591,7 @@ STUBS = {
         esac
     """,
     "timeout": 'while [[ $1 == -* ]]; do shift; done; shift; exec "$@"',
-    "sleep": ":",
+    "sleep": "exec /bin/sleep 0.05",
     "hostname": "echo cp-1",
 }
 
@@ -713,7 +713,7 @@ def test_delete_goes_on_when_mlflow_is_gone_or_silent(host):
     assert result.returncode == 0 and "MLflow is gone" in result.stderr
     (host.stub / "no-mlflow").unlink()
     (host.stub / "down").write_text("")
-    result = host.run("delete")
+    result = host.run("delete", TIMEOUT_SECONDS="1")
     assert result.returncode == 0 and "is left in it" in result.stderr
 
 
@@ -723,8 +723,8 @@ def test_apply_fails_clearly_when_mlflow_is_missing_silent_or_refuses_the_admin(
     assert result.returncode == 1 and "MLflow is not installed" in result.stderr
     (host.stub / "no-mlflow").unlink()
     (host.stub / "down").write_text("")
-    result = host.run()
-    assert result.returncode == 1 and "does not answer after 3s" in result.stderr
+    result = host.run(TIMEOUT_SECONDS="1")
+    assert result.returncode == 1 and "does not answer after 1s" in result.stderr
     (host.stub / "down").unlink()
     (host.stub / "mlflow-admin-password").write_text("changed")  # not the Secret's any more
     result = host.run()
