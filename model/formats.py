@@ -201,6 +201,14 @@ DAILY_CRON = Format(
     convert=DailySchedule.parse,
     explain_error=True,
 )
+# What the MLOps loop trains on (mlops/data.py `load`): a data set that ships with
+# scikit-learn by name, or `package.module:function` in the training image.
+DATASET = Format(
+    "data set",
+    "is not a data set name or package.module:function",
+    "e.g. breast_cancer, or mypackage.data:load for a function in your training image",
+    r"[a-z][a-z0-9_]*|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*",
+)
 BINARY_SIZE = Format(
     "size in Mi, Gi or Ti",
     "is not a size in Mi, Gi or Ti",

@@ -48,7 +48,7 @@ from components.addons.kueue import LOCAL_QUEUE, QUEUE_LABEL
 from components.addons.serving import Replicas
 from components.addons.tenancy import peer
 from model.fields import Fields
-from model.formats import DAILY_CRON, DNS_LABEL, PINNED_IMAGE
+from model.formats import DAILY_CRON, DATASET, DNS_LABEL, PINNED_IMAGE
 from model.services import ACCESS_KEY_ID, PASSWORD, SECRET_ACCESS_KEY, USERNAME, ObjectStore
 from model.settings import Context, setting, subsection
 from model.values import DailySchedule
@@ -121,6 +121,12 @@ class ExampleSettings:
         "breast-cancer-classifier",
         format=DNS_LABEL,
         doc="the registered model in MLflow, its Deployment and its URL models.<domain>/<name>",
+    )
+    dataset: str = setting(
+        "dataset",
+        "breast_cancer",
+        format=DATASET,
+        doc="what the pipeline trains and validates on (the runs' `dataset` parameter)",
     )
     replicas: Replicas = subsection("replicas", Replicas, doc="the model's autoscaling bounds")
     drift_schedule: DailySchedule = setting(
@@ -239,6 +245,7 @@ def pipeline_parameters(settings: ExampleSettings) -> dict[str, str]:
         "service_namespace": cast(str, settings.tenant),
         "service_deployment": settings.model_name,
         "model_name": settings.model_name,
+        "dataset": settings.dataset,
         "mlflow_secret": MLFLOW_SECRET,
     }
 

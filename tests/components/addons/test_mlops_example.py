@@ -123,6 +123,7 @@ def test_the_upload_job_publishes_the_train_image_and_starts_the_first_run(lab):
         "service_namespace": TENANT,
         "service_deployment": MODEL,
         "model_name": MODEL,
+        "dataset": "breast_cancer",
         "mlflow_secret": example.MLFLOW_SECRET,
     }
     assert env["MLFLOW_TRACKING_PASSWORD"]["secretKeyRef"]["name"] == example.MLFLOW_SECRET
@@ -389,6 +390,8 @@ def test_a_complete_config_is_read():
          "modelName", "serves prof-lee/breast-cancer-classifier already"),
         (lambda p: p["mlops"]["example"].update(driftSchedule="0 0 * * *"), "driftWindowHours",
          "not longer than the 24 h between two drift checks"),
+        (lambda p: p["mlops"]["example"].update(dataset="my data; rm -rf"), "dataset",
+         "is not a data set name or package.module:function"),
     ],
 )  # fmt: skip
 def test_what_the_example_needs_is_refused_with_the_key_named(change, key, says):
