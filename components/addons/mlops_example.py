@@ -192,21 +192,21 @@ def _check(
     monitoring_on = others["monitoring"].enabled and others["monitoring"].pushgateway
     needed = (
         (_mlflow_off(others), "keeps the model, its runs and its user in MLflow",
-         "platform.mlflow.enabled"),
+         "platform.mlflow.enabled", "false"),
         (_store_off(others), "records the model's inputs in the object store",
-         "platform.objectStore.provider"),
+         "platform.objectStore.provider", "none"),
         (not others["kubeflow-pipelines"].enabled,
          "uploads and runs its retraining pipeline in Kubeflow Pipelines",
-         "platform.pipelines.enabled"),
+         "platform.pipelines.enabled", "false"),
         (not others["kueue"].enabled, "queues its drift check with Kueue",
-         "platform.queueing.enabled"),
+         "platform.queueing.enabled", "false"),
         (not monitoring_on, "pushes the drift check's metrics to the Pushgateway",
-         "platform.monitoring.pushgateway"),
+         "platform.monitoring.pushgateway", "off (or monitoring is)"),
     )  # fmt: skip
-    for missing, why, needed_key in needed:
+    for missing, why, needed_key, state in needed:
         if missing:
             refuse(
-                "enabled", True, f"the example {why}, but {needed_key} is off",
+                "enabled", True, f"the example {why}, but {needed_key} is {state}",
                 f"turn on {needed_key} (with what it needs), or set mlops.example.enabled: false",
             )  # fmt: skip
     served = {(m.namespace, m.name) for m in others["serving"].models}

@@ -370,6 +370,8 @@ def test_a_complete_config_is_read():
     assert read.drift_schedule == DailySchedule.parse("17 * * * *")
     assert read.model_name == MODEL and read.first_run is True
     assert "mlops-example" not in read_platform_config({}, tenants=TENANTS).enabled
+    own = read_platform_config(platform_with(dataset="mypackage.data:load"), tenants=TENANTS)
+    assert own["mlops-example"].example.dataset == "mypackage.data:load"
 
 
 @pytest.mark.parametrize(
@@ -377,6 +379,8 @@ def test_a_complete_config_is_read():
     [
         (lambda p: p.update(mlflow={"enabled": False}), "enabled", "platform.mlflow.enabled"),
         (lambda p: p.update(pipelines={"enabled": False}), "enabled", "platform.pipelines"),
+        (lambda p: p.update(objectStore={"provider": "none"}), "enabled",
+         "platform.objectStore.provider is none"),
         (lambda p: p.update(monitoring={"pushgateway": False}), "enabled",
          "platform.monitoring.pushgateway"),
         (lambda p: p.update(monitoring={"enabled": False, "pushgateway": True}), "enabled",
