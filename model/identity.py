@@ -19,6 +19,15 @@ KUBERNETES_GROUPS_PREFIX = "oidc:"
 
 
 @dataclass(frozen=True)
+class OidcEndpoints:
+    """The provider's endpoints, for applications that read no discovery document (Grafana)."""
+
+    authorization_url: str
+    token_url: str
+    userinfo_url: str
+
+
+@dataclass(frozen=True)
 class Oidc:
     issuer_url: str
     client_id: str
@@ -26,6 +35,7 @@ class Oidc:
     # The claim that names a user (matched against tenants' `users`) and the one listing groups.
     username_claim: str
     groups_claim: str
+    endpoints: OidcEndpoints | None = None
 
     def kubernetes_user(self, user: str) -> str:
         """The name the API server gives `user` once it has checked the user's token."""

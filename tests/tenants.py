@@ -13,6 +13,12 @@ OIDC = {
     "issuerUrl": "https://login.lab.example.edu/realms/lab",
     "clientId": "ml-platform",
     "clientSecret": "offline-oidc-client-secret-0123456789",
+    # As the provider's discovery document lists them (Keycloak's paths), for Grafana's login.
+    "endpoints": {
+        "authorization": "https://login.lab.example.edu/realms/lab/protocol/openid-connect/auth",
+        "token": "https://login.lab.example.edu/realms/lab/protocol/openid-connect/token",
+        "userinfo": "https://login.lab.example.edu/realms/lab/protocol/openid-connect/userinfo",
+    },
 }
 FACULTY = [
     {"name": "prof-lee", "users": ["lee@lab.example.edu", "phd-a@lab.example.edu"], "dedicatedGpus": 8},

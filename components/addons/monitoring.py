@@ -23,6 +23,7 @@ from components.addons.certificates import CLUSTER_ISSUER
 from components.addons.helm import PRIVILEGED, namespace, release
 from model.fields import Fields
 from model.formats import BINARY_SIZE, DNS_SUBDOMAIN, PROMETHEUS_DURATION
+from model.identity import Oidc, OidcEndpoints
 from model.settings import Context, setting
 
 NAMESPACE = "monitoring"
@@ -76,6 +77,8 @@ class MonitoringArgs:
     depends_on: Sequence[pulumi.Resource]
     # Grafana is at grafana.<domain>.
     domain: str = "ml-platform.internal"
+    # Users log in to Grafana through this provider when it names its endpoints.
+    identity: Oidc | None = None
 
     @property
     def grafana_host(self) -> str:
@@ -100,6 +103,40 @@ def _volume(size: str, storage_class: str | None) -> dict[str, Any]:
     if storage_class:
         spec["storageClassName"] = storage_class
     return {"volumeClaimTemplate": {"spec": spec}}
+
+
+GRAFANA_OIDC_SECRET = "grafana-oidc"
+
+
+def grafana_oidc(oidc: Oidc, endpoints: OidcEndpoints, host: str) -> dict[str, Any]:
+    """Grafana's login through the stack's OIDC provider (Grafana's generic OAuth: it reads no
+    discovery document, so the endpoints are named). Every user who signs in is a Viewer:
+    dashboards are read-only for them; the generated admin keeps its login. The client secret
+    reaches Grafana only as an environment variable from a Secret, never in the values.
+    The chart renders grafana.ini's strings through `tpl` (grafana 12.11.1 templates/
+    _config.tpl): each comes from a setting whose format admits no template braces."""
+    settings = {
+        "enabled": True,
+        "name": "Single sign-on",
+        "client_id": oidc.client_id,
+        "scopes": "openid profile email",
+        "auth_url": endpoints.authorization_url,
+        "token_url": endpoints.token_url,
+        "api_url": endpoints.userinfo_url,
+        "use_pkce": True,
+        "allow_sign_up": True,
+        # JMESPath over the token and userinfo: the claim quoted as an identifier.
+        "login_attribute_path": f'"{oidc.username_claim}"',
+        "role_attribute_path": "'Viewer'",
+    }
+    return {
+        "grafana.ini": {"server": {"root_url": f"https://{host}"}, "auth.generic_oauth": settings},
+        "envValueFrom": {
+            "GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": {
+                "secretKeyRef": {"name": GRAFANA_OIDC_SECRET, "key": "client-secret"}
+            }
+        },
+    }
 
 
 def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
@@ -135,6 +172,9 @@ def kube_prometheus_values(args: MonitoringArgs) -> dict[str, Any]:
     }
     if settings.storage_class:
         grafana["persistence"]["storageClassName"] = settings.storage_class
+    oidc = args.identity
+    if oidc is not None and oidc.endpoints is not None:
+        grafana.update(grafana_oidc(oidc, oidc.endpoints, args.grafana_host))
     # Behind Traefik (the default IngressClass) with a certificate from the platform issuer.
     grafana["ingress"] = {
         "enabled": True,
@@ -274,13 +314,23 @@ class Monitoring(pulumi.ComponentResource):
             string_data={"admin-user": "admin", "admin-password": self.grafana_password.result},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
+        secrets: list[pulumi.Resource] = [admin]
+        if args.identity is not None and args.identity.endpoints is not None:
+            secrets.append(
+                kubernetes.core.v1.Secret(
+                    f"{name}-grafana-oidc",
+                    metadata={"name": GRAFANA_OIDC_SECRET, "namespace": NAMESPACE},
+                    string_data={"client-secret": args.identity.client_secret},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+                )
+            )
         self.release = release(
             "kube-prometheus-stack",
             versions.KUBE_PROMETHEUS_STACK,
             ns,
             kube_prometheus_values(args),
             self,
-            depends_on=[admin],
+            depends_on=secrets,
             # Grafana's volume is the chart's; Prometheus' comes from its StatefulSet.
             stateful=True,
         )
@@ -299,7 +349,9 @@ class Monitoring(pulumi.ComponentResource):
 
 
 def _deploy(settings: MonitoringSettings, context: AddonContext) -> Deployed:
-    args = MonitoringArgs(settings, depends_on=context.depends_on, domain=context.domain)
+    args = MonitoringArgs(
+        settings, depends_on=context.depends_on, domain=context.domain, identity=context.identity
+    )
     monitoring = Monitoring("monitoring", args, context.opts)
     return Deployed(
         monitoring,

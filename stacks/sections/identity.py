@@ -16,12 +16,21 @@ import pulumi
 
 from model.fields import MISSING, Fields
 from model.formats import CLAIM, CLIENT_ID, HTTPS_URL
-from model.identity import Oidc, UserForm
+from model.identity import Oidc, OidcEndpoints, UserForm
 from model.settings import Context, keys_of, read_settings, setting
 
 SECRET_KEY = "clientSecret"
 # What a problem shows in place of the secret (or of a key that may hold it, misspelt).
 NOT_SHOWN = "(secret, not shown)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointsSettings:
+    authorization: str = setting(
+        "authorization", format=HTTPS_URL, doc="the discovery document's authorization_endpoint"
+    )
+    token: str = setting("token", format=HTTPS_URL, doc="its token_endpoint")
+    userinfo: str = setting("userinfo", format=HTTPS_URL, doc="its userinfo_endpoint")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +58,12 @@ class OidcSettings:
     )
     groups_claim: str = setting(
         "groupsClaim", "groups", format=CLAIM, doc="the claim listing a user's groups"
+    )
+    endpoints: EndpointsSettings | None = setting(
+        "endpoints",
+        None,
+        doc="the provider's endpoints, for Grafana's login (it reads no discovery document); "
+        "without them Grafana keeps its admin login only",
     )
 
 
@@ -125,5 +140,10 @@ def read(top: Fields, context: Context, is_secret: bool) -> IdentityConfig | Non
             client_secret=pulumi.Output.secret(secret),
             username_claim=oidc.username_claim,
             groups_claim=oidc.groups_claim,
+            endpoints=None
+            if oidc.endpoints is None
+            else OidcEndpoints(
+                oidc.endpoints.authorization, oidc.endpoints.token, oidc.endpoints.userinfo
+            ),
         ),
     )

@@ -112,6 +112,18 @@ def test_a_misspelt_client_secret_is_refused_without_showing_it():
         ({"issuerUrl": "http://login.lab.example.edu"}, "issuerUrl", "must be an https:// URL"),
         ({"clientId": "ml platform"}, "clientId", "not an OIDC client id"),
         ({"usernameClaim": "e mail"}, "usernameClaim", "not a JWT claim name"),
+        # Grafana renders these through `tpl`: a brace would be a template.
+        (
+            {
+                "endpoints": {
+                    "authorization": "https://x/{{ .Values }}",
+                    "token": "https://x/t",
+                    "userinfo": "https://x/u",
+                }
+            },
+            "endpoints.authorization",
+            "https:// URL",
+        ),
     ],
 )
 def test_bad_oidc_settings_are_refused(change, key, words):

@@ -115,3 +115,43 @@ def test_a_pushgateway_for_batch_jobs_only_when_asked_for():
     }
     assert values["fullnameOverride"] == "pushgateway"
     assert monitoring.PUSHGATEWAY_URL == "http://pushgateway.monitoring.svc:9091"
+
+
+def test_users_log_in_to_grafana_through_the_provider_when_its_endpoints_are_named():
+    import pulumi
+
+    from model.identity import Oidc, OidcEndpoints
+
+    def deploy_with(endpoints):
+        def identity():
+            return Oidc(
+                "https://login.lab.example.edu/realms/lab",
+                "ml-platform",
+                pulumi.Output.secret("oidc-client-secret-0123"),
+                "email",
+                "groups",
+                endpoints,
+            )
+
+        return deploy_addon(monitoring.ADDON, MonitoringSettings(), identity=identity)
+
+    urls = OidcEndpoints(
+        "https://login.lab.example.edu/auth", "https://login.lab.example.edu/token",
+        "https://login.lab.example.edu/userinfo",
+    )  # fmt: skip
+    evaluation = deploy_with(urls)
+    grafana = releases(evaluation)["kube-prometheus-stack"].inputs["values"]["grafana"]
+    oauth = grafana["grafana.ini"]["auth.generic_oauth"]
+    assert (oauth["auth_url"], oauth["token_url"], oauth["api_url"]) == (
+        urls.authorization_url, urls.token_url, urls.userinfo_url,
+    )  # fmt: skip
+    assert oauth["client_id"] == "ml-platform" and oauth["role_attribute_path"] == "'Viewer'"
+    ref = grafana["envValueFrom"]["GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET"]["secretKeyRef"]
+    secret = custom(evaluation, "core/v1:Secret", "monitoring-grafana-oidc")
+    assert ref == {"name": secret.inputs["metadata"]["name"], "key": "client-secret"}
+    assert secret_values(secret.inputs["stringData"])
+    assert all(
+        "oidc-client-secret-0123" not in plain_text(r.inputs) for r in evaluation.registrations
+    )
+    without = releases(deploy_with(None))["kube-prometheus-stack"].inputs["values"]["grafana"]
+    assert "grafana.ini" not in without and "envValueFrom" not in without
