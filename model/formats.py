@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from model.values import AddressRange
+from model.values import AddressRange, DailySchedule
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,24 @@ PROMETHEUS_DURATION = Format(
     "is not a Prometheus duration",
     "write it like 15d, 2w or 36h (units y w d h m s ms)",
     r"(?=[0-9])([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?",
+)
+# A cron schedule that runs every day, as Kubernetes' CronJob reads it: numbers, ranges,
+# lists and steps in the minute and hour fields, `*` in the others (no names, no @macros).
+DAILY_CRON = Format(
+    "daily cron schedule",
+    "is not a five-field cron schedule that runs every day",
+    "write it like 17 * * * * or 0 */6 * * * (minute hour, then * * *)",
+    r"[0-9*/,-]+ [0-9*/,-]+ \* \* \*",
+    convert=DailySchedule.parse,
+    explain_error=True,
+)
+# What the MLOps loop trains on (mlops/data.py `load`): a data set that ships with
+# scikit-learn by name, or `package.module:function` in the training image.
+DATASET = Format(
+    "data set",
+    "is not a data set name or package.module:function",
+    "e.g. breast_cancer, or mypackage.data:load for a function in your training image",
+    r"[a-z][a-z0-9_]*|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*",
 )
 BINARY_SIZE = Format(
     "size in Mi, Gi or Ti",

@@ -20,6 +20,7 @@ from model.site import Site
 from model.tenants import TenantsConfig
 from stacks.sections.aws import AwsConfig
 from stacks.sections.baremetal import BaremetalConfig
+from stacks.sections.identity import IdentityConfig
 
 
 def networks(top: Fields, k8s: KubernetesSettings, machines: BaremetalConfig | AwsConfig) -> None:
@@ -171,3 +172,18 @@ def served_by_tenants(top: Fields, tenants: TenantsConfig, platform: PlatformSet
                 f"{top.key('platform')}.serving.models[{index}].namespace", model.namespace,
                 "is not a tenant", f"name a faculty or course namespace: {', '.join(sorted(names)) or 'none configured'}",
             )  # fmt: skip
+
+
+def mlops_example_sign_in(
+    top: Fields, platform: PlatformSettings, identity: IdentityConfig
+) -> None:
+    """The MLOps example makes an MLflow user of its own with MLflow's basic-auth API; with an
+    OIDC provider MLflow signs users in through it instead (the mlflow add-on runs the
+    mlflow-oidc-auth plugin) and has no such API."""
+    if platform["mlops-example"].example.enabled and identity.oidc is not None:
+        top.problems.add(
+            f"{top.key('platform')}.mlops.example.enabled", True,
+            "makes an MLflow user with MLflow's basic auth, but with identity.oidc MLflow "
+            "signs users in through the OIDC provider",
+            "set mlops.example.enabled: false on a stack with an OIDC provider",
+        )  # fmt: skip

@@ -118,6 +118,8 @@ def parse_config(
         checks.tenant_capacity(top, tenant_config, platform, site)
     if tenant_config and platform:
         checks.served_by_tenants(top, tenant_config, platform)
+    if platform and identity_config:
+        checks.mlops_example_sign_in(top, platform, identity_config)
     problems.raise_if_any()
     return StackConfig(
         stack=stack,

@@ -149,6 +149,21 @@ def waits_for(evaluation: Evaluation, later: Registration, earlier: Registration
     return earlier.urn in upstream(evaluation, later.urn)
 
 
+def descendants(evaluation: Evaluation, component_type: str) -> set[str]:
+    """The URNs of the components of `component_type` and of everything under them."""
+    graph = evaluation.by_urn()
+    roots = {r.urn for r in evaluation.registrations if r.type == component_type}
+
+    def under(urn: str | None) -> bool:
+        while urn:
+            if urn in roots:
+                return True
+            urn = graph[urn].parent if urn in graph else None
+        return False
+
+    return {urn for urn in graph if under(urn)}
+
+
 def custom(evaluation: Evaluation, type_suffix: str, name: str) -> Registration:
     """The one custom resource of a type ending in `type_suffix` named `name`."""
     (match,) = [
@@ -266,11 +281,15 @@ def deploy_addon(
     return run(program, preview=preview).check()
 
 
-def read_platform_config(platform: Mapping[str, Any], at: Site | None = None) -> PlatformSettings:
-    """The `platform:` section read as a stack at `at` would read it; raises ConfigError."""
+def read_platform_config(
+    platform: Mapping[str, Any], at: Site | None = None, tenants: TenantsConfig | None = None
+) -> PlatformSettings:
+    """The `platform:` section read as a stack at `at` (with `tenants`) would read it; raises
+    ConfigError."""
     problems = Problems()
     top = Fields({"platform": platform}, "ml-platform:", problems, ("platform",))
-    settings = read_platform(top, Context(at or site(), "test"), "ml-platform-test")
+    context = Context(at or site(), "test", tenants)
+    settings = read_platform(top, context, "ml-platform-test")
     problems.raise_if_any()
     return settings
 

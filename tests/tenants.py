@@ -43,6 +43,9 @@ def campus_config(extra_courses: list[dict[str, Any]] = ()) -> Config:
         "courses": copy.deepcopy(COURSES) + copy.deepcopy(list(extra_courses)),
     }
     config["identity"] = {"oidc": dict(OIDC)}
+    # The MLOps example makes its MLflow user with MLflow's basic auth, which an OIDC provider
+    # replaces (stacks/checks.py mlops_example_sign_in).
+    config["platform"]["mlops"]["example"]["enabled"] = False
     return config
 
 

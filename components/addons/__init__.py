@@ -20,6 +20,7 @@ from components.addons import (
     longhorn_ui,
     metallb,
     mlflow,
+    mlops_example,
     monitoring,
     object_store,
     pipelines,
@@ -59,4 +60,5 @@ ADDONS: tuple[Addon, ...] = (
     tenancy.ADDON,
     kueue.ADDON,
     jupyterhub.ADDON,
+    mlops_example.ADDON,
 )

@@ -10,6 +10,7 @@ import hashlib
 import json
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -18,6 +19,7 @@ import pulumi_command as command
 from components import yamltext
 from components.addons.addon import AddonContext
 from components.kubeadm.scripts import RUN_FROM_STDIN, b64, script_bundle
+from components.outputs import with_resolved
 from components.versions import Dashboard
 
 # How long a gate waits before `pulumi up` stops with a message naming what is not ready.
@@ -31,28 +33,46 @@ def revision(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class MlflowServer:
+    """Where an admin step reaches MLflow: its Service, the in-cluster host name it answers
+    to, and the Secret with its admin's `username` and `password`."""
+
+    namespace: str
+    service: str
+    port: int
+    host: str
+    admin_secret: str
+
+
 def _on_admin_host(
     name: str,
     step: str,
-    params: Mapping[str, str],
+    params: Mapping[str, pulumi.Input[str]],
     context: AddonContext,
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],
     delete_params: Mapping[str, str] | None = None,
+    quiet: bool = False,
 ) -> command.remote.Command:
+    """`step` on the first control plane; its stdin is secret when a parameter is. `quiet`:
+    the step handles secrets (components/kubeadm/scripts.py)."""
     host = context.inventory.first_control_plane
     delete = None
     if delete_params is not None:
         # pulumi-command hands a delete the stored stdin of the create (pulumi-command@v1.2.1
         # provider/pkg/provider/remote): the delete's own bundle, with other parameters, goes
         # on the command line instead, so only parameters that are not secret may be there.
-        bundle = script_bundle(step, {"NODE_NAME": host.name, **delete_params})
+        bundle = script_bundle(step, {"NODE_NAME": host.name, **delete_params}, quiet)
         delete = f"sudo bash -c {shlex.quote(bundle)}"
+    stdin = with_resolved(
+        {"NODE_NAME": host.name, **params}, lambda values: script_bundle(step, values, quiet)
+    )
     return command.remote.Command(
         name,
         connection=host.connection,
         create=RUN_FROM_STDIN,
-        stdin=script_bundle(step, {"NODE_NAME": host.name, **params}),
+        stdin=stdin,
         delete=delete,
         add_previous_output_in_env=False,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
@@ -129,4 +149,44 @@ def upstream_dashboard(
         parent,
         depends_on,
         delete_params={**where, "ACTION": "delete"},
+    )
+
+
+def mlflow_user(
+    name: str,
+    *,
+    username: str,
+    password: pulumi.Input[str],
+    experiment: str,
+    model: str,
+    permission: str,
+    mlflow: MlflowServer,
+    context: AddonContext,
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource],
+) -> command.remote.Command:
+    """An MLflow user of an application's own with `permission` on `experiment` and `model`,
+    made with MLflow's admin credentials read from their Secret on the cluster (the
+    `mlflow-user` step); deleted when this resource is. The password is secret on stdin."""
+    where = {
+        "USERNAME": username,
+        "NAMESPACE": mlflow.namespace,
+        "SERVICE": mlflow.service,
+        "PORT": str(mlflow.port),
+        "HOST_HEADER": mlflow.host,
+        "ADMIN_SECRET": mlflow.admin_secret,
+        "TIMEOUT_SECONDS": str(GATE_TIMEOUT_SECONDS),
+        "POLL_SECONDS": str(GATE_POLL_SECONDS),
+    }
+    params: dict[str, pulumi.Input[str]] = {
+        **where,
+        "ACTION": "apply",
+        "PASSWORD": pulumi.Output.secret(password),
+        "EXPERIMENT": experiment,
+        "MODEL": model,
+        "PERMISSION": permission,
+    }
+    delete = {**where, "ACTION": "delete"}
+    return _on_admin_host(
+        name, "mlflow-user", params, context, parent, depends_on, delete_params=delete, quiet=True
     )

@@ -265,8 +265,16 @@ def alert_groups() -> list[dict[str, Any]]:
 
 
 PUSHGATEWAY = "pushgateway"
+PUSHGATEWAY_PORT = 9091
 # Where batch jobs push: the release's Service (fullnameOverride) in the monitoring namespace.
-PUSHGATEWAY_URL = f"http://{PUSHGATEWAY}.{NAMESPACE}.svc:9091"
+PUSHGATEWAY_URL = f"http://{PUSHGATEWAY}.{NAMESPACE}.svc:{PUSHGATEWAY_PORT}"
+# Its pods, for NetworkPolicies: the chart's selector labels, name and release
+# (prometheus-community/helm-charts@prometheus-pushgateway-3.8.0 templates/_helpers.tpl
+# selectorLabels; no nameOverride), listening on 9091 (values.yaml service.targetPort).
+PUSHGATEWAY_POD_LABELS = {
+    "app.kubernetes.io/name": "prometheus-pushgateway",
+    "app.kubernetes.io/instance": PUSHGATEWAY,
+}
 
 
 def pushgateway_values() -> dict[str, Any]:

@@ -92,6 +92,16 @@ BASES = (
     "manifests/kustomize/third-party/argo/installs/namespace/cluster-scoped",
     "manifests/kustomize/base/pipeline/cluster-scoped",
 )
+# The API server: its Service ml-pipeline on 8888 (HTTP) in front of the pods labelled
+# app=ml-pipeline (manifests/kustomize/base/pipeline/ml-pipeline-apiserver-{service,
+# deployment}.yaml at 2.17.0).
+API_PORT = 8888
+API_URL = f"http://ml-pipeline.{NAMESPACE}.svc:{API_PORT}"
+API_POD_LABELS = {"app": "ml-pipeline"}
+# The service account runs' pods run as in standalone Kubeflow Pipelines
+# (backend/src/apiserver/common/const.go DefaultPipelineRunnerServiceAccount, used by
+# template/template.go when the run names none; base/pipeline/pipeline-runner-sa.yaml).
+PIPELINE_RUNNER = "pipeline-runner"
 CRDS = (
     "scheduledworkflows.kubeflow.org",
     "viewers.kubeflow.org",

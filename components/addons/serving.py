@@ -149,8 +149,19 @@ def _env(model: Model) -> list[dict[str, Any]]:
     return env
 
 
-def deployment(model: Model) -> dict[str, Any]:
-    """The model's Deployment; its replica count is the autoscaler's."""
+# Pulumi waits for a Deployment to be rolled out and for a Service to have ready endpoints
+# (pulumi/pulumi-kubernetes@v4.32.0: provider/pkg/await/awaiters.go, service.go
+# processEndpointEvent), ten minutes each by default; this annotation skips the wait
+# (provider/pkg/metadata/annotations.go, AnnotationSkipAwait).
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+
+
+def deployment(
+    model: Model, extra_env: Sequence[Mapping[str, Any]] = (), wait_ready: bool = True
+) -> dict[str, Any]:
+    """The model's Deployment; its replica count is the autoscaler's. `extra_env`: variables
+    the platform adds to the model's own (their values may be Outputs); `wait_ready` False:
+    Pulumi does not wait for it to serve (a model whose first version comes later)."""
     labels = _labels(model)
     probe = {"httpGet": {"path": "/readyz", "port": "http"}}
     resources: dict[str, dict[str, str]] = {
@@ -167,7 +178,7 @@ def deployment(model: Model) -> dict[str, Any]:
                 "name": "model",
                 "image": model.image,
                 "ports": [{"name": "http", "containerPort": model.port}],
-                "env": _env(model),
+                "env": [*_env(model), *extra_env],
                 "resources": resources,
                 # The model loads before /readyz answers: up to five minutes.
                 "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 60},
@@ -191,8 +202,11 @@ def deployment(model: Model) -> dict[str, Any]:
         gpu = GPU_RESOURCES[model.gpu]
         resources["requests"][gpu] = resources["limits"][gpu] = "1"
         pod["runtimeClassName"] = GPU_RUNTIME_CLASS
+    metadata: dict[str, Any] = {"name": model.name, "namespace": model.namespace, "labels": labels}
+    if not wait_ready:
+        metadata["annotations"] = dict(SKIP_AWAIT)
     return {
-        "metadata": {"name": model.name, "namespace": model.namespace, "labels": labels},
+        "metadata": metadata,
         "spec": {
             "selector": {"matchLabels": labels},
             # A new version that fails to load leaves the old replicas serving.
@@ -282,6 +296,11 @@ def ingress(model: Model, host: str) -> dict[str, Any]:
 
 def models_dashboard(models: Sequence[Model]) -> dict:
     """Requests, latency percentiles, errors, replicas and GPU use per model."""
+    return grafana.dashboard("ml-platform-models", "Models", model_panels(models), tags=["serving"])
+
+
+def model_panels(models: Sequence[Model]) -> list[grafana.Panel]:
+    """The dashboard's panels for `models` (other dashboards show a model with them)."""
     names = "|".join(m.name for m in models)
     by = "namespace, service"
     selector = f'service=~"{names}",{NOT_PROBES}'
@@ -292,43 +311,38 @@ def models_dashboard(models: Sequence[Model]) -> dict:
         )
         for q in (0.5, 0.95, 0.99)
     ]
-    return grafana.dashboard(
-        "ml-platform-models",
-        "Models",
-        [
-            grafana.Panel(
-                "Requests",
-                ((f"sum by ({by}) (rate({REQUESTS}{{{selector}}}[5m]))", "{{service}}"),),
-                "reqps",
-            ),
-            grafana.Panel("Latency", tuple(latency), "s"),
-            grafana.Panel(
-                "Errors (5xx share)",
-                ((_error_ratio(selector), "{{service}}"),),
-                "percentunit",
-            ),
-            grafana.Panel(
-                "Replicas",
+    return [
+        grafana.Panel(
+            "Requests",
+            ((f"sum by ({by}) (rate({REQUESTS}{{{selector}}}[5m]))", "{{service}}"),),
+            "reqps",
+        ),
+        grafana.Panel("Latency", tuple(latency), "s"),
+        grafana.Panel(
+            "Errors (5xx share)",
+            ((_error_ratio(selector), "{{service}}"),),
+            "percentunit",
+        ),
+        grafana.Panel(
+            "Replicas",
+            (
                 (
-                    (
-                        f'sum by (namespace, deployment) (kube_deployment_status_replicas_available{{deployment=~"{names}"}})',
-                        "{{deployment}}",
-                    ),
+                    f'sum by (namespace, deployment) (kube_deployment_status_replicas_available{{deployment=~"{names}"}})',
+                    "{{deployment}}",
                 ),
             ),
-            grafana.Panel(
-                "GPU use",
+        ),
+        grafana.Panel(
+            "GPU use",
+            (
                 (
-                    (
-                        f'avg by (namespace, pod) (DCGM_FI_DEV_GPU_UTIL{{pod=~"({names})-.+"}})',
-                        "{{pod}}",
-                    ),
+                    f'avg by (namespace, pod) (DCGM_FI_DEV_GPU_UTIL{{pod=~"({names})-.+"}})',
+                    "{{pod}}",
                 ),
-                "percent",
             ),
-        ],
-        tags=["serving"],
-    )
+            "percent",
+        ),
+    ]
 
 
 def _error_ratio(selector: str) -> str:
@@ -337,12 +351,13 @@ def _error_ratio(selector: str) -> str:
     return f"{errors} / sum by ({by}) (rate({REQUESTS}{{{selector}}}[5m]))"
 
 
-def alert_rules(models: Sequence[Model]) -> list[dict[str, Any]]:
+def alert_rules(models: Sequence[Model], group: str = "models") -> list[dict[str, Any]]:
+    """The error-rate and latency alerts of `models`, as one rule group named `group`."""
     selector = f'service=~"{"|".join(m.name for m in models)}",{NOT_PROBES}'
     p99 = f"histogram_quantile(0.99, sum by (namespace, service, le) (rate({DURATION}{{{selector}}}[5m])))"
     return [
         {
-            "name": "models",
+            "name": group,
             "rules": [
                 {
                     "alert": "ModelErrorRateHigh",
@@ -375,6 +390,12 @@ class ServingArgs:
     host: str
     monitored: bool  # the stack has monitoring: ship the dashboard and the alerts
     depends_on: Sequence[pulumi.Resource]
+    # Variables the platform gives every model of this component besides its own settings,
+    # as container env entries (values may be Outputs: a bucket's name known once made).
+    env: Sequence[Mapping[str, Any]] = ()
+    # False: Pulumi does not wait for the models to serve, for models whose first version
+    # comes after `pulumi up` (the MLOps example's first training run).
+    wait_ready: bool = True
 
 
 class Serving(pulumi.ComponentResource):
@@ -409,14 +430,14 @@ class Serving(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
         labels = _labels(model)
         metadata = {"name": model.name, "namespace": model.namespace, "labels": labels}
-        spec = deployment(model)
+        spec = deployment(model, args.env, args.wait_ready)
         kubernetes.apps.v1.Deployment(
             f"{key}-model", metadata=spec["metadata"], spec=spec["spec"], opts=opts
         )
         port = {"name": "http", "port": model.port, "targetPort": "http", "protocol": "TCP"}
         kubernetes.core.v1.Service(
             f"{key}-service",
-            metadata=metadata,
+            metadata=metadata if args.wait_ready else {**metadata, "annotations": SKIP_AWAIT},
             spec={"selector": labels, "ports": [port]},
             opts=opts,
         )

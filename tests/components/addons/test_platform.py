@@ -8,10 +8,20 @@ import pytest
 from automation.engine import Evaluation, evaluate, secret_values, unwrap_secrets
 from components import versions
 from components.addons import ADDONS
-from tests.helpers import custom, evaluate_changed, plain_text, releases, upstream, waits_for
+from tests.helpers import (
+    custom,
+    descendants,
+    evaluate_changed,
+    plain_text,
+    releases,
+    upstream,
+    waits_for,
+)
 
-# The lab has tenants (a professor and a course): their queues and notebooks come with it.
-LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "kueue", "jupyterhub"}
+# The lab has tenants (a professor and a course): their queues and notebooks come with it; and
+# the MLOps example, whose drift check pushes its metrics to the Pushgateway.
+LAB_ONLY = {"metallb", "rook-ceph", "ceph-csi-drivers", "rook-ceph-cluster", "kueue", "jupyterhub",
+            "pushgateway"}  # fmt: skip
 DEV_ONLY = {"aws-cloud-controller-manager", "aws-ebs-csi-driver", "aws-efs-csi-driver"}
 BOTH = {
     "prometheus-operator-crds",
@@ -81,7 +91,10 @@ def test_each_stack_gets_its_buckets(lab, dev):
                       "ml-platform-lab-etcd-snapshots": "etcd-backups",
                       # Each tenant's own, for its notebooks (JupyterHub).
                       "ml-platform-lab-tenant-prof-lee": "prof-lee",
-                      "ml-platform-lab-tenant-cs231": "cs231"}  # fmt: skip
+                      "ml-platform-lab-tenant-cs231": "cs231",
+                      # Kubeflow Pipelines' artifacts; the MLOps example's recorded inputs.
+                      "ml-platform-lab-kubeflow-pipelines": "kubeflow",
+                      "ml-platform-lab-mlops-example": "prof-lee"}  # fmt: skip
     buckets = {r.inputs["bucket"] for r in dev.of_type("aws:s3/bucket:Bucket")}
     assert buckets == {"ml-platform-dev-postgres-backups", "ml-platform-dev-mlflow-artifacts",
                        "ml-platform-dev-etcd-snapshots"}  # fmt: skip
@@ -223,8 +236,10 @@ def test_independent_add_ons_install_in_parallel(lab):
     # working platform does not grow with the number of workers.
     joins = {x.name: x.urn for x in lab.registrations if x.name.startswith("join-gpu-")}
     storage_hosts = {f"join-gpu-0{n}" for n in range(1, 7)}
+    # (The Pushgateway needs no volume: it is in monitoring's namespace, which waits for the
+    # storage Prometheus' volume comes from.)
     on_volumes = {"rook-ceph-cluster", "kube-prometheus-stack", "jupyterhub", "cloudnative-pg",
-                  "plugin-barman-cloud", "mlflow"}  # fmt: skip
+                  "plugin-barman-cloud", "mlflow", "pushgateway"}  # fmt: skip
     for name, release in r.items():
         waited = {n for n, urn in joins.items() if urn in upstream(lab, release.urn)}
         if name in on_volumes - {"rook-ceph-cluster"}:
@@ -244,9 +259,23 @@ def test_every_chart_is_pinned_in_the_versions_module(lab, dev):
     assert {(r.inputs["chart"], r.inputs["version"]) for r in lab.of_type("kubernetes:helm.sh/v3:Release") if not r.name.startswith("cluster-")} <= registered  # fmt: skip
 
 
+def without_mlops_example(config: dict) -> None:
+    """The lab's MLOps example off (it needs MLflow, Kubeflow Pipelines, monitoring...)."""
+    config["platform"]["mlops"]["example"]["enabled"] = False
+
+
+def example_urns(evaluation: Evaluation) -> set[str]:
+    """The MLOps example's component and everything under it."""
+    return descendants(evaluation, "ml-platform:platform:MlopsExample")
+
+
 def test_disabling_an_add_on_removes_exactly_it(lab):
-    off = evaluate_changed("lab", lambda c: c["platform"].update(monitoring={"enabled": False}))
-    removed = set(lab.by_urn()) - set(off.check().by_urn())
+    def change(config: dict) -> None:
+        without_mlops_example(config)  # it needs monitoring's Pushgateway
+        config["platform"]["monitoring"] = {"enabled": False}
+
+    off = evaluate_changed("lab", change)
+    removed = set(lab.by_urn()) - set(off.check().by_urn()) - example_urns(lab)
     # ...the dashboards the GPU operator and Rook would ship for it (four Commands), and the
     # queue dashboard Kueue ships as a ConfigMap.
     assert {lab.by_urn()[u].type.rsplit(":", 1)[-1] for u in removed} == {
@@ -284,6 +313,9 @@ def test_switching_the_object_store_changes_only_what_depends_on_it(lab):
         "kubernetes:barmancloud.cnpg.io/v1:ObjectStore", "kubernetes:batch/v1:CronJob",
         # Tenants' notebooks may reach the store: their egress policy names its address.
         "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        # Kubeflow Pipelines' manifests (applied by a Command) and the MLOps example's model
+        # name the store's endpoint.
+        "command:remote:Command", "kubernetes:apps/v1:Deployment",
     }, kinds  # fmt: skip
     names = {lab.by_urn().get(u, minio.by_urn().get(u)).name for u in changed}
     changed_releases = {n for n in names if n in releases(lab)}
@@ -315,8 +347,12 @@ def test_kubeflow_pipelines_gets_its_bucket_and_databases_from_the_real_data_ser
 
 
 def test_switching_mlflow_off_removes_exactly_its_own_and_keeps_its_data(lab):
-    off = evaluate_changed("lab", lambda c: c["platform"].update(mlflow={"enabled": False}))
-    changed = changed_urns(lab, off.check())
+    def change(config: dict) -> None:
+        without_mlops_example(config)  # it keeps its model in MLflow
+        config["platform"]["mlflow"] = {"enabled": False}
+
+    off = evaluate_changed("lab", change)
+    changed = changed_urns(lab, off.check()) - example_urns(lab)
     removed = [lab.by_urn()[u] for u in changed if u in lab.by_urn()]
     assert all(u in lab.by_urn() and u not in off.by_urn() for u in changed)  # only removals
     assert {r.type.rsplit(":", 1)[-1] for r in removed} == {
