@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 PRIVILEGED, BASELINE, RESTRICTED = "privileged", "baseline", "restricted"
 LEVELS = (PRIVILEGED, BASELINE, RESTRICTED)
@@ -72,6 +72,11 @@ def pluralize(singular: str, plural: str, count: int) -> str:
     return singular if count == 1 else plural
 
 
+def named(kind: Literal["container", "volume"], names: list[str]) -> str:
+    """`container "a"` or `containers "a", "b"`: the phrase every check's detail starts with."""
+    return f"{pluralize(kind, kind + 's', len(names))} {join_quote(names)}"
+
+
 def relax_for_user_namespace(spec: Mapping[str, Any]) -> bool:
     """relaxPolicyForUserNamespacePod: hostUsers is set and false."""
     return spec.get("hostUsers") is False
@@ -101,8 +106,7 @@ def privileged_1_0(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "privileged",
-            f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)} must not set "
-            "securityContext.privileged=true",
+            f"{named('container', bad)} must not set securityContext.privileged=true",
         )
     return ALLOWED
 
@@ -127,7 +131,7 @@ def host_ports_1_0(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "hostPort",
-            f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)} "
+            f"{named('container', bad)} "
             f"{pluralize('uses', 'use', len(bad))} {pluralize('hostPort', 'hostPorts', len(ports))} "
             f"{', '.join(sorted(ports))}",
         )
@@ -141,7 +145,7 @@ def host_path_volumes_1_0(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "hostPath volumes",
-            f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)}",
+            f"{named('volume', bad)}",
         )
     return ALLOWED
 
@@ -180,7 +184,7 @@ def capabilities_baseline_1_0(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "non-default capabilities",
-            f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)} must not include "
+            f"{named('container', bad)} must not include "
             f"{join_quote(sorted(found))} in securityContext.capabilities.add",
         )
     return ALLOWED
@@ -206,7 +210,7 @@ def app_armor_profile_1_0(metadata: Mapping, spec: Mapping) -> Result:
             bad.append(container["name"])
             values.add(profile.get("type") or "")
     if bad:
-        setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
+        setters.append(f"{named('container', bad)}")
     prefix = "container.apparmor.security.beta.kubernetes.io/"
     annotations = sorted(
         f'{k}="{v}"'
@@ -256,7 +260,7 @@ def _se_linux_options(spec: Mapping, allowed_types: frozenset[str]) -> Result:
         and not valid(security_context(c)["seLinuxOptions"])
     ]
     if bad:
-        setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
+        setters.append(f"{named('container', bad)}")
     if setters:
         data = []
         if bad_types:
@@ -298,7 +302,7 @@ def proc_mount_1_0(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "procMount",
-            f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)} must not set "
+            f"{named('container', bad)} must not set "
             f"securityContext.procMount to {join_quote(sorted(types))}",
         )
     return ALLOWED
@@ -361,7 +365,7 @@ def seccomp_profile_baseline_1_19(metadata: Mapping, spec: Mapping) -> Result:
             bad.append(container["name"])
             values.add(profile.get("type") or "")
     if bad:
-        setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
+        setters.append(f"{named('container', bad)}")
     if setters:
         return Result(
             False,
@@ -416,7 +420,7 @@ def windows_host_process_1_0(metadata: Mapping, spec: Mapping) -> Result:
     bad = [c["name"] for c in visit_containers(spec) if host_process(c)]
     setters = ["pod"] if host_process(spec) else []
     if bad:
-        setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
+        setters.append(f"{named('container', bad)}")
     if setters:
         return Result(
             False,
@@ -453,7 +457,7 @@ def host_probes_and_host_lifecycle_1_34(metadata: Mapping, spec: Mapping) -> Res
         return Result(
             False,
             "probe or lifecycle host",
-            f"{pluralize('container', 'containers', len(bad))} {join_quote(sorted(bad))} "
+            f"{named('container', sorted(bad))} "
             f"{pluralize('uses', 'use', len(bad))} "
             f"{pluralize('probe or lifecycle host', 'probe or lifecycle hosts', len(hosts))} "
             f"{join_quote(sorted(hosts))}",
@@ -475,8 +479,7 @@ def allow_privilege_escalation_1_8(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "allowPrivilegeEscalation != false",
-            f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)} must set "
-            "securityContext.allowPrivilegeEscalation=false",
+            f"{named('container', bad)} must set securityContext.allowPrivilegeEscalation=false",
         )
     return ALLOWED
 
@@ -505,12 +508,12 @@ def capabilities_restricted_1_22(metadata: Mapping, spec: Mapping) -> Result:
     details = []
     if missing_drop_all:
         details.append(
-            f"{pluralize('container', 'containers', len(missing_drop_all))} "
-            f'{join_quote(missing_drop_all)} must set securityContext.capabilities.drop=["ALL"]'
+            f"{named('container', missing_drop_all)} "
+            'must set securityContext.capabilities.drop=["ALL"]'
         )
     if adding:
         details.append(
-            f"{pluralize('container', 'containers', len(adding))} {join_quote(adding)} must not "
+            f"{named('container', adding)} must not "
             f"include {join_quote(sorted(forbidden))} in securityContext.capabilities.add"
         )
     if details:
@@ -578,7 +581,7 @@ def restricted_volumes_1_0(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "restricted volume types",
-            f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)} "
+            f"{named('volume', bad)} "
             f"{pluralize('uses', 'use', len(bad))} "
             f"{pluralize('restricted volume type', 'restricted volume types', len(types))} "
             f"{join_quote(sorted(types))}",
@@ -601,9 +604,7 @@ def run_as_non_root_1_0(metadata: Mapping, spec: Mapping) -> Result:
         elif pod_value is not True:
             implicit.append(container["name"])
     if explicit:
-        setters.append(
-            f"{pluralize('container', 'containers', len(explicit))} {join_quote(explicit)}"
-        )
+        setters.append(f"{named('container', explicit)}")
     if setters:
         return Result(
             False,
@@ -614,8 +615,7 @@ def run_as_non_root_1_0(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "runAsNonRoot != true",
-            f"pod or {pluralize('container', 'containers', len(implicit))} {join_quote(implicit)} "
-            "must set securityContext.runAsNonRoot=true",
+            f"pod or {named('container', implicit)} must set securityContext.runAsNonRoot=true",
         )
     return ALLOWED
 
@@ -632,7 +632,7 @@ def run_as_user_1_23(metadata: Mapping, spec: Mapping) -> Result:
     setters = ["pod"] if security_context(spec).get("runAsUser") == 0 else []
     bad = [c["name"] for c in visit_containers(spec) if security_context(c).get("runAsUser") == 0]
     if bad:
-        setters.append(f"{pluralize('container', 'containers', len(bad))} {join_quote(bad)}")
+        setters.append(f"{named('container', bad)}")
     if setters:
         return Result(False, "runAsUser=0", f"{' and '.join(setters)} must not set runAsUser=0")
     return ALLOWED
@@ -666,9 +666,7 @@ def seccomp_profile_restricted_1_19(metadata: Mapping, spec: Mapping) -> Result:
         elif not pod_set:
             implicit.append(container["name"])
     if explicit:
-        setters.append(
-            f"{pluralize('container', 'containers', len(explicit))} {join_quote(explicit)}"
-        )
+        setters.append(f"{named('container', explicit)}")
     if setters:
         return Result(
             False,
@@ -680,7 +678,7 @@ def seccomp_profile_restricted_1_19(metadata: Mapping, spec: Mapping) -> Result:
         return Result(
             False,
             "seccompProfile",
-            f"pod or {pluralize('container', 'containers', len(implicit))} {join_quote(implicit)} "
+            f"pod or {named('container', implicit)} "
             'must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"',
         )
     return ALLOWED
