@@ -377,16 +377,11 @@ class PostgresCluster(pulumi.ComponentResource):
             string_data=credentials,
             opts=pulumi.ResourceOptions(parent=owner, depends_on=[self.namespace]),
         )
-        role = kubernetes.apiextensions.CustomResource(
+        role = _applied(
             f"{object_name}-db-role",
-            api_version="postgresql.cnpg.io/v1",
-            kind="DatabaseRole",
-            metadata={
-                "name": object_name,
-                "namespace": NAMESPACE,
-                "annotations": {"pulumi.com/waitFor": "jsonpath={.status.applied}=true"},
-            },
-            spec={
+            "DatabaseRole",
+            object_name,
+            {
                 "cluster": {"name": CLUSTER},
                 "name": name,
                 "login": True,
@@ -397,16 +392,11 @@ class PostgresCluster(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=owner, depends_on=[self.cluster, role_secret]),
         )
-        database = kubernetes.apiextensions.CustomResource(
+        database = _applied(
             f"{object_name}-db",
-            api_version="postgresql.cnpg.io/v1",
-            kind="Database",
-            metadata={
-                "name": object_name,
-                "namespace": NAMESPACE,
-                "annotations": {"pulumi.com/waitFor": "jsonpath={.status.applied}=true"},
-            },
-            spec={
+            "Database",
+            object_name,
+            {
                 "cluster": {"name": CLUSTER},
                 "name": name,
                 "owner": name,
@@ -430,6 +420,25 @@ class PostgresCluster(pulumi.ComponentResource):
             secret_name=secret_name,
             ready=[database, consumer_secret],
         )
+
+
+def _applied(
+    resource_name: str, kind: str, name: str, spec: dict, opts: pulumi.ResourceOptions
+) -> kubernetes.apiextensions.CustomResource:
+    """A CloudNativePG `kind` in the cluster's namespace; Pulumi waits until the operator
+    reports it applied (`status.applied`, on both Database and DatabaseRole)."""
+    return kubernetes.apiextensions.CustomResource(
+        resource_name,
+        api_version="postgresql.cnpg.io/v1",
+        kind=kind,
+        metadata={
+            "name": name,
+            "namespace": NAMESPACE,
+            "annotations": {"pulumi.com/waitFor": "jsonpath={.status.applied}=true"},
+        },
+        spec=spec,
+        opts=opts,
+    )
 
 
 def _deploy(settings: PostgresSettings, context: AddonContext) -> Deployed:
