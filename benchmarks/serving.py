@@ -26,53 +26,15 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench
 os.environ.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", BENTOML_DO_NOT_TRACK="true")
 os.environ.pop("MLOPS_S3_BUCKET", None)
 
-import subprocess
-
 import mlflow
-import requests
 from mlflow import MlflowClient
 from starlette.testclient import TestClient
 
 from mlops import data, registry, train, validate
-from tests.mlops.fixtures import free_port, stop_group
+from tests.mlops.fixtures import start_mlflow_server, stop_group
 
 MODEL = "bench-classifier"
 WARMUP = 100
-
-
-def start_mlflow(root: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{root}/m.db",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{uri}/health", timeout=5).ok:
-                return process, uri
-        except requests.RequestException:
-            time.sleep(0.3)
-    stop_group(process)
-    raise RuntimeError("mlflow server did not start")
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -97,7 +59,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server, uri = start_mlflow(Path(tmp))
+        server, uri = start_mlflow_server(Path(tmp))
         try:
             os.environ["MLFLOW_TRACKING_URI"] = uri
             os.environ["MLOPS_MODEL_NAME"] = MODEL

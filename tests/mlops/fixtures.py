@@ -48,52 +48,65 @@ def stop_group(process: subprocess.Popen, grace: float = 5.0) -> None:
     process.wait()
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory) -> Iterator[str]:
-    """`mlflow server` on a temporary SQLite database and artifact directory, on a free port;
-    the process group is ended after the session."""
-    root = tmp_path_factory.mktemp("mlflow")
+def start_mlflow_server(root: Path) -> tuple[subprocess.Popen, str]:
+    """`mlflow server` on a SQLite database and artifact directory under `root`, on a free
+    port, in a process group of its own (end it with `stop_group`); its output goes to
+    `root/server.log`. Returns once it answers /health."""
     port = free_port()
-    log = (root / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with (root / "server.log").open("w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(root / "artifacts"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited: {(root / 'server.log').read_text()}")
-            try:
-                if requests.get(f"{uri}/health", timeout=5).ok:
-                    break
-            except requests.RequestException:  # not listening yet, or too busy starting
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("mlflow server did not answer /health in 90 s")
-            time.sleep(0.2)
+        wait_healthy(process, uri, root / "server.log")
+    except BaseException:
+        stop_group(process)
+        raise
+    return process, uri
+
+
+def wait_healthy(process: subprocess.Popen, uri: str, log: Path, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {log.read_text()}")
+        try:
+            if requests.get(f"{uri}/health", timeout=5).ok:
+                return
+        except requests.RequestException:  # not listening yet, or too busy starting
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"mlflow server did not answer /health in {seconds:.0f} s")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory) -> Iterator[str]:
+    """`start_mlflow_server` for the session; the process group is ended after it."""
+    process, uri = start_mlflow_server(tmp_path_factory.mktemp("mlflow"))
+    try:
         yield uri
     finally:
         stop_group(process)
-        log.close()
 
 
 @pytest.fixture(scope="session")
