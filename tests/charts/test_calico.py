@@ -14,8 +14,8 @@ from pulumi.runtime import rpc
 
 from automation.engine import unwrap_secrets
 from components import versions
-from components.kubeadm.scripts import script_bundle
 from tests.charts.graph import RELEASE, upstream
+from tests.stub_host import StubHost
 from tools.chart_facts import VARIANTS, evaluated
 
 COMMAND = "command:remote:Command"
@@ -85,10 +85,8 @@ def test_a_new_calico_version_or_new_values_run_the_gate_again(evaluation):
 
 # ---- calico-ready.sh under bash --------------------------------------------------------------
 
-KUBECTL = r"""#!/bin/bash
 # Answers from $ROOT/.stub: `ds` lines, one per call (the last one repeats), and `pods`.
-printf '%s\n' "kubectl $*" >>"$ROOT/calls.log"
-S="$ROOT/.stub"
+KUBECTL = r"""
 case " $* " in
     *" get daemonset calico-node "*)
         n=$(cat "$S/ds-calls" 2>/dev/null || echo 0)
@@ -111,8 +109,9 @@ case " $* " in
     *) exit 3 ;;
 esac
 """
-PASSTHROUGH = {
-    "sleep": 'printf "sleep %s\\n" "$*" >>"$ROOT/calls.log"',
+STUBS = {
+    "kubectl": KUBECTL,
+    "sleep": ":",
     "timeout": 'while [[ $1 == -* ]]; do shift; done; shift; exec "$@"',
     "hostname": "echo test-host",
 }
@@ -120,23 +119,15 @@ IMAGE = f"quay.io/calico/node:{versions.CALICO_VERSION}"
 CONTROL_PLANES_READY = "cp-1=Running/True\ncp-2=Running/True\ncp-3=Running/True\n"
 
 
-class Host:
+class Host(StubHost):
     def __init__(self, tmp_path: Path) -> None:
-        self.root = tmp_path / "root"
-        self.bin = tmp_path / "bin"
-        (self.root / ".stub").mkdir(parents=True)
-        (self.root / "etc/kubernetes").mkdir(parents=True)
-        (self.root / "etc/kubernetes/admin.conf").write_text("apiVersion: v1\n")
-        self.bin.mkdir()
-        for name, body in {"kubectl": KUBECTL, **PASSTHROUGH}.items():
-            path = self.bin / name
-            path.write_text(body if body.startswith("#!") else f"#!/bin/bash\n{body}\n")
-            path.chmod(0o755)
+        super().__init__(tmp_path / "root", STUBS)
+        self.write("etc/kubernetes/admin.conf", "apiVersion: v1\n")
 
     def daemonset(self, *states: str, pods: tuple[str, ...] = (CONTROL_PLANES_READY,)) -> None:
-        (self.root / ".stub/ds").write_text("\n".join(states) + "\n")
+        (self.stub / "ds").write_text("\n".join(states) + "\n")
         for n, listing in enumerate(pods, start=1):
-            (self.root / f".stub/pods.{n}").write_text(textwrap.dedent(listing))
+            (self.stub / f"pods.{n}").write_text(textwrap.dedent(listing))
 
     def run(self, **overrides: str) -> subprocess.CompletedProcess:
         params = {
@@ -147,20 +138,7 @@ class Host:
             "VALUES_DIGEST": "0" * 64,
             **overrides,
         }
-        return subprocess.run(
-            ["/bin/bash", "-s"],
-            input=script_bundle("calico-ready", params),
-            env={"PATH": f"{self.bin}:/usr/bin:/bin", "ROOT": str(self.root), "LC_ALL": "C"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    def calls(self, prefix: str) -> list[str]:
-        log = self.root / "calls.log"
-        lines = log.read_text().splitlines() if log.exists() else []
-        return [line for line in lines if line.startswith(prefix)]
+        return self.run_step("calico-ready", params)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from components import versions
-from components.kubeadm.scripts import script_bundle
+from tests.stub_host import StubHost
 
 # kubectl answers from $S: `dry-run` (exit codes, one per call, the last repeating), `status`
 # (likewise, the jsonpath's value; "missing" is an error) and records applied manifests.
@@ -39,43 +39,16 @@ STUBS = {
 }
 
 
-class Host:
+class Host(StubHost):
     def __init__(self, tmp_path: Path) -> None:
-        self.root, self.bin = tmp_path / "root", tmp_path / "bin"
-        self.stub = self.root / ".stub"
-        self.stub.mkdir(parents=True)
-        (self.root / "etc/kubernetes").mkdir(parents=True)
-        (self.root / "etc/kubernetes/admin.conf").write_text("apiVersion: v1\n")
-        self.bin.mkdir()
-        for name, body in STUBS.items():
-            path = self.bin / name
-            prologue = (
-                'printf \'%s\\n\' "$(basename "$0") $*" >>"$ROOT/calls.log"\nS="$ROOT/.stub"\n'
-            )
-            path.write_text(f"#!/bin/bash\n{prologue}{body}\n")
-            path.chmod(0o755)
+        super().__init__(tmp_path / "root", STUBS)
+        self.write("etc/kubernetes/admin.conf", "apiVersion: v1\n")
 
     def answers(self, name: str, *lines: str) -> None:
         (self.stub / name).write_text("\n".join(lines) + "\n")
 
     def run(self, step: str, **params: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["/bin/bash", "-s"],
-            input=script_bundle(step, {"NODE_NAME": "cp-1", **params}),
-            env={"PATH": f"{self.bin}:/usr/bin:/bin", "ROOT": str(self.root), "LC_ALL": "C"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-    def calls(self, prefix: str) -> list[str]:
-        log = self.root / "calls.log"
-        return (
-            [c for c in log.read_text().splitlines() if c.startswith(prefix)]
-            if log.exists()
-            else []
-        )
+        return self.run_step(step, {"NODE_NAME": "cp-1", **params})
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import shutil
-import subprocess
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,9 @@ from components.addons.manifests import (
     kustomization,
     needs_git,
 )
-from components.kubeadm.scripts import script_bundle
 from model.inventory import Host, SshAccess
 from tests.helpers import applied_kustomization, stdin_parameters
+from tests.stub_host import StubHost
 
 # ---- the kustomization --------------------------------------------------------------------------
 
@@ -91,8 +90,6 @@ def test_the_command_carries_its_kustomization_and_waits():
 
 # ---- the script, for real --------------------------------------------------------------------
 
-LOG = 'printf \'%s\\n\' "$(basename "$0") $*" >>"$ROOT/calls.log"\nS="$ROOT/.stub"\nmkdir -p "$S"\n'
-
 STUBS = {
     "sleep": ":",
     "hostname": "echo cp-1",
@@ -155,39 +152,22 @@ class Result:
     calls: list[str]
 
 
-class ControlPlane:
+class ControlPlane(StubHost):
+    """The stubs, and only TOOLS besides them on PATH."""
+
     def __init__(self, tmp: Path) -> None:
-        self.root = tmp / "root"
-        self.stub = self.root / ".stub"
-        self.bin = tmp / "bin"
-        self.stub.mkdir(parents=True)
-        self.bin.mkdir()
+        super().__init__(tmp / "root", STUBS, search_path=str(tmp / "bin"))
         for tool in TOOLS:
             found = shutil.which(tool)
             assert found, tool
             (self.bin / tool).symlink_to(found)
-        for name, body in STUBS.items():
-            path = self.bin / name
-            path.write_text("#!/bin/bash\n" + LOG + textwrap.dedent(body).strip() + "\n")
-            path.chmod(0o755)
-        (self.root / "etc/kubernetes").mkdir(parents=True)
-        (self.root / "etc/kubernetes/admin.conf").write_text("kubeconfig")
+        self.write("etc/kubernetes/admin.conf", "kubeconfig")
         (self.stub / "rendered.yaml").write_text(RENDERED)
 
     def run(self, **params: str) -> Result:
-        log = self.root / "calls.log"
-        before = len(log.read_text().splitlines()) if log.exists() else 0
-        proc = subprocess.run(
-            [str(self.bin / "bash"), "-s"],
-            input=script_bundle("apply-manifests", params),
-            env={"PATH": str(self.bin), "ROOT": str(self.root), "HOME": str(self.root)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        calls = log.read_text().splitlines()[before:] if log.exists() else []
-        return Result(proc.returncode, proc.stderr, calls)
+        before = len(self.read_log())
+        proc = self.run_step("apply-manifests", params)
+        return Result(proc.returncode, proc.stderr, self.read_log()[before:])
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -35,6 +34,7 @@ from tests.helpers import (
 )
 from tests.netpol import Pod, cluster_of
 from tests.schemas import validate_objects
+from tests.stub_host import StubHost
 from tools.pod_security import RESTRICTED, evaluate_pod, forbidden_detail
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -603,22 +603,11 @@ STUBS = {
 }
 
 
-class Host:
+class Host(StubHost):
     def __init__(self, tmp_path: Path) -> None:
-        self.root, self.bin = tmp_path / "root", tmp_path / "bin"
-        self.stub = self.root / ".stub"
-        self.stub.mkdir(parents=True)
-        (self.root / "etc/kubernetes").mkdir(parents=True)
-        (self.root / "etc/kubernetes/admin.conf").write_text("apiVersion: v1\n")
+        super().__init__(tmp_path / "root", {**STUBS, "curl": FAKE_MLFLOW})
+        self.write("etc/kubernetes/admin.conf", "apiVersion: v1\n")
         (self.stub / "admin-password").write_text(ADMIN_PASSWORD)
-        self.bin.mkdir()
-        prologue = 'printf \'%s\\n\' "$(basename "$0") $*" >>"$ROOT/calls.log"\nS="$ROOT/.stub"\n'
-        for name, body in STUBS.items():
-            path = self.bin / name
-            path.write_text(f"#!/bin/bash\n{prologue}{textwrap.dedent(body).strip()}\n")
-            path.chmod(0o755)
-        (self.bin / "curl").write_text(FAKE_MLFLOW)
-        (self.bin / "curl").chmod(0o755)
 
     def run(self, action: str = "apply", **changes: str) -> subprocess.CompletedProcess:
         params = {
@@ -631,12 +620,7 @@ class Host:
             params |= {"PASSWORD": USER_PASSWORD, "EXPERIMENT": f"mlops-{MODEL}",
                        "MODEL": MODEL, "PERMISSION": "EDIT"}  # fmt: skip
         params |= changes
-        return subprocess.run(
-            ["/bin/bash", "-s"],
-            input=script_bundle("mlflow-user", params, quiet=True),
-            env={"PATH": f"{self.bin}:/usr/bin:/bin", "ROOT": str(self.root), "LC_ALL": "C"},
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+        return self.run_step("mlflow-user", params, quiet=True)
 
     @property
     def mlflow(self) -> dict:
@@ -648,8 +632,8 @@ class Host:
         path.unlink(missing_ok=True)
         return lines
 
-    def calls(self) -> str:
-        return (self.root / "calls.log").read_text()
+    def log_text(self) -> str:
+        return "\n".join(self.read_log())
 
 
 @pytest.fixture
@@ -699,10 +683,10 @@ def test_no_password_is_on_a_command_line_or_in_what_the_step_prints(host):
     assert result.returncode == 0
     log = host.root / "var/log/ml-platform/mlflow-user.log"
     for secret in (USER_PASSWORD, ADMIN_PASSWORD, "s3cr3t"):
-        assert secret not in host.calls()
+        assert secret not in host.log_text()
         assert secret not in result.stdout + result.stderr
         assert not log.exists() or secret not in log.read_text()
-    assert "--config" in host.calls() and "--data-binary @" in host.calls()
+    assert "--config" in host.log_text() and "--data-binary @" in host.log_text()
 
 
 def test_delete_removes_the_user_and_its_grants(host):

@@ -55,14 +55,8 @@ true
 @pytest.fixture
 def control_plane(tmp_path: Path) -> Host:
     host = Host(tmp_path / "root")
-    for name, body in (("ctr", CTR), ("crictl", CRICTL)):
-        path = host.bin / name
-        path.write_text(
-            "#!/bin/bash\n"
-            'printf \'%s\\n\' "$(basename "$0") $*" >>"$ROOT/calls.log"\n'
-            'S="$ROOT/.stub"\nmkdir -p "$S"\n' + body
-        )
-        path.chmod(0o755)
+    host.add_stub("ctr", CTR)
+    host.add_stub("crictl", CRICTL)
     host.write("etc/kubernetes/manifests/etcd.yaml", ETCD_MANIFEST)
     host.write("etc/kubernetes/manifests/kube-apiserver.yaml", "kind: Pod\n")
     host.write("var/lib/etcd/member/snap/db", "the broken member")

@@ -12,7 +12,6 @@ import re
 import shutil
 import stat
 import subprocess
-import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 
 from components.kubeadm import scripts
 from components.kubeadm.scripts import SCRIPTS_DIR, part_names, script_bundle, step_names
+from tests.stub_host import StubHost
 
 TOKEN_ID = "abcdef"
 TOKEN_SECRET = "0123456789abcdef"
@@ -32,8 +32,6 @@ UBUNTU_2404 = (
 )
 CENTOS_9 = 'NAME="CentOS Stream"\nID="centos"\nVERSION_ID="9"\n'
 DEBIAN_12 = 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n'
-
-LOG = 'printf \'%s\\n\' "$(basename "$0") $*" >>"$ROOT/calls.log"\nS="$ROOT/.stub"\nmkdir -p "$S"\n'
 
 # name -> body (after the logging prologue)
 STUBS: dict[str, str] = {
@@ -249,54 +247,19 @@ class Result:
     calls: list[str]
 
 
-class Host:
-    """A temporary ROOT with stub commands, and a way to run steps in it."""
+class Host(StubHost):
+    """A temporary ROOT with the stub commands above, on Ubuntu 24.04."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.stub_state = root / ".stub"
-        self.bin = root.parent / "bin"
-        self.bin.mkdir(parents=True)
-        for name, body in STUBS.items():
-            path = self.bin / name
-            path.write_text("#!/bin/bash\n" + LOG + textwrap.dedent(body).strip() + "\n")
-            path.chmod(0o755)
-        self.stub_state.mkdir(parents=True)
+        super().__init__(root, STUBS)
         self.write("etc/os-release", UBUNTU_2404)
 
-    def path(self, relative: str) -> Path:
-        return self.root / relative
-
-    def write(self, relative: str, text: str) -> Path:
-        path = self.path(relative)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        return path
-
     def flag(self, name: str, text: str = "") -> None:
-        (self.stub_state / name).write_text(text)
-
-    def read_log(self) -> list[str]:
-        log = self.root / "calls.log"
-        return log.read_text().splitlines() if log.exists() else []
+        (self.stub / name).write_text(text)
 
     def run(self, step: str, quiet: bool = False, **params: str) -> Result:
         before = len(self.read_log())
-        env = {
-            "PATH": f"{self.bin}:/usr/bin:/bin",
-            "ROOT": str(self.root),
-            "HOME": str(self.root),
-            "LC_ALL": "C",
-        }
-        proc = subprocess.run(
-            ["/bin/bash", "-s"],
-            input=script_bundle(step, params, quiet),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        proc = self.run_step(step, params, quiet)
         return Result(proc.returncode, proc.stdout, proc.stderr, self.read_log()[before:])
 
 
@@ -399,7 +362,7 @@ def test_parameters_are_not_exported_to_the_commands_a_step_runs(host):
     # A secret handed to a step must not reach the environment of apt-get, curl, kubeadm...
     result = ok(host.run("prepare-host/time-sync", NODE_NAME="cp-1", TOKEN_SECRET=TOKEN_SECRET))
     assert ran(result, "apt-get")
-    environment = (host.stub_state / "apt-get-environment").read_text()
+    environment = (host.stub / "apt-get-environment").read_text()
     assert "DEBIAN_FRONTEND=noninteractive" in environment  # what apt-get is meant to get
     assert TOKEN_SECRET not in environment and "NODE_NAME" not in environment
 
@@ -636,7 +599,7 @@ def test_a_version_bump_on_a_joined_node_says_an_upgrade_is_pending_and_changes_
     assert "kubelet 1.36.4-1.1" in result.stderr and "1.36.3" in result.stderr
     assert "docs/operations/upgrade.md" in result.stderr
     assert not [c for c in ran(result, "apt-get") if " install " in c]
-    assert (host.stub_state / "dpkg" / "kubelet").read_text().strip() == "1.36.4-1.1"
+    assert (host.stub / "dpkg" / "kubelet").read_text().strip() == "1.36.4-1.1"
 
 
 def test_a_node_that_has_not_joined_gets_the_configured_version(host):
@@ -780,9 +743,9 @@ def test_init_runs_kubeadm_with_a_private_config_and_swaps_kube_vip_to_admin_con
     result = ok(host.run("init", **init_params()))
     init = ran(result, "kubeadm init")
     assert len(init) == 1 and "--upload-certs" in init[0] and "--config " in init[0]
-    assert (host.stub_state / "config-mode").read_text().strip() == "600"
-    assert KUBEADM_CONFIG in (host.stub_state / "configs").read_text()
-    assert (host.stub_state / "kube-vip-at-init").read_text() == VIP_INIT
+    assert (host.stub / "config-mode").read_text().strip() == "600"
+    assert KUBEADM_CONFIG in (host.stub / "configs").read_text()
+    assert (host.stub / "kube-vip-at-init").read_text() == VIP_INIT
     assert host.path("etc/kubernetes/manifests/kube-vip.yaml").read_text() == VIP_FINAL
     encryption = host.path("etc/kubernetes/encryption/config.yaml")
     assert encryption.read_text() == "kind: EncryptionConfiguration\n"
@@ -812,9 +775,9 @@ def test_init_on_an_initialised_node_still_puts_the_final_kube_vip_in_place(host
 
 def test_init_installs_the_generated_ca_before_kubeadm_keeps_it(host):
     ok(host.run("init", **init_params()))
-    assert (host.stub_state / "ca-at-init").read_text() == CA_CERT
+    assert (host.stub / "ca-at-init").read_text() == CA_CERT
     assert mode(host.path("etc/kubernetes/pki/ca.key")) == 0o600
-    assert (host.stub_state / "patches-at-init").read_text().split() == ["etcd+strategic.yaml"]
+    assert (host.stub / "patches-at-init").read_text().split() == ["etcd+strategic.yaml"]
 
 
 def test_init_refuses_to_start_a_second_cluster_when_the_api_already_answers(host):
@@ -879,7 +842,7 @@ def test_worker_join_runs_once_and_is_idempotent(host):
     params = {"NODE_NAME": "gpu-1", "JOIN_CONFIG_B64": b64(JOIN_WORKER), "CONTROL_PLANE": "false"}
     first = ok(host.run("join", **params))
     assert len(ran(first, "kubeadm join --config ")) == 1
-    assert (host.stub_state / "config-mode").read_text().strip() == "600"
+    assert (host.stub / "config-mode").read_text().strip() == "600"
     assert not host.path("etc/kubernetes/encryption").exists()
     assert_no_secrets(first, host)
     second = ok(host.run("join", **params))
@@ -897,7 +860,7 @@ def test_control_plane_join_writes_files_and_kube_vip_after_the_join(host):
         "KUBE_VIP_MANIFEST_B64": b64(VIP_FINAL),
     }
     result = ok(host.run("join", **params))
-    assert (host.stub_state / "manifests-at-join").read_text() == ""
+    assert (host.stub / "manifests-at-join").read_text() == ""
     assert host.path("etc/kubernetes/manifests/kube-vip.yaml").read_text() == VIP_FINAL
     assert mode(host.path("etc/kubernetes/encryption/config.yaml")) == 0o600
     assert_no_secrets(result, host)
@@ -914,7 +877,7 @@ def test_a_control_plane_join_puts_its_etcd_patch_in_place_first(host):
         "ETCD_PATCH_B64": b64(ETCD_PATCH),
     }
     ok(host.run("join", **params))
-    assert (host.stub_state / "patches-at-join").read_text().split() == ["etcd+strategic.yaml"]
+    assert (host.stub / "patches-at-join").read_text().split() == ["etcd+strategic.yaml"]
     patch = host.path("etc/kubernetes/ml-platform-patches/etcd+strategic.yaml")
     assert patch.read_text() == ETCD_PATCH and mode(patch) == 0o600
 
@@ -972,7 +935,7 @@ def test_admit_mints_the_nodes_own_token_on_stdin(host):
     apply = [c for c in ran(result, "kubectl") if " apply " in c]
     assert len(apply) == 1 and apply[0].endswith("-f -")
     assert f"--kubeconfig {host.root}/etc/kubernetes/admin.conf" in apply[0]
-    manifest = (host.stub_state / "kubectl-stdin").read_text()
+    manifest = (host.stub / "kubectl-stdin").read_text()
     assert "name: bootstrap-token-abcdef" in manifest
     assert "namespace: kube-system" in manifest
     assert "type: bootstrap.kubernetes.io/token" in manifest
@@ -999,7 +962,7 @@ def test_admit_a_control_plane_also_uploads_the_certificates(host):
     result = ok(host.run("admit-node", quiet=True, **params))
     upload = ran(result, "kubeadm init phase upload-certs --upload-certs --config ")
     assert len(upload) == 1
-    assert UPLOAD_CONFIG in (host.stub_state / "configs").read_text()
+    assert UPLOAD_CONFIG in (host.stub / "configs").read_text()
     assert_no_secrets(result, host)
 
 
@@ -1029,7 +992,7 @@ def test_revoke_deletes_the_token_once_the_node_joined(host):
     host.write("etc/kubernetes/admin.conf", "x")
     params = {"NODE_NAME": "cp-1", "TARGET_NODE": "gpu-7", "SELF": "false", "TOKEN_ID": TOKEN_ID}
     ok(host.run("revoke-join-token", quiet=True, **params))
-    assert (host.stub_state / "deleted-secrets").read_text().split() == ["bootstrap-token-abcdef"]
+    assert (host.stub / "deleted-secrets").read_text().split() == ["bootstrap-token-abcdef"]
     ok(host.run("revoke-join-token", quiet=True, **params))  # gone already: still fine
     assert ok(host.run("revoke-join-token", **{**params, "SELF": "true"})).calls == []
 
@@ -1162,7 +1125,7 @@ def test_a_dead_control_planes_etcd_member_is_removed_from_a_live_one(host):
     (remove,) = [c for c in ran(result, "crictl") if "member remove" in c]
     assert remove.endswith("member remove c2a1b0e6d5f4a3b2")
     assert "--endpoints=https://127.0.0.1:2379" in remove
-    assert (host.stub_state / "etcd-members").read_text() == MEMBERS
+    assert (host.stub / "etcd-members").read_text() == MEMBERS
     calls = result.calls
     assert calls.index(next(c for c in calls if "member remove" in c)) < calls.index(
         next(c for c in calls if "delete node cp-3" in c)
@@ -1186,7 +1149,7 @@ def test_removal_runs_drain_then_reset_then_node_deletion_on_a_control_plane(hos
     ok(admin.run("drain-node", **{**DRAIN, "TARGET_NODE": "cp-3"}))
     assert admin.path(".stub/nodes/cp-3").exists()  # still there for the reset
     ok(leaving.run("reset-node", NODE_NAME="cp-3"))
-    assert (leaving.stub_state / "resets").read_text().split() == ["reset"]
+    assert (leaving.stub / "resets").read_text().split() == ["reset"]
     ok(admin.run("remove-node", **REMOVE))
     assert not admin.path(".stub/nodes/cp-3").exists()
 
