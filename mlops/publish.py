@@ -89,17 +89,6 @@ class PipelineUploads(retrain.KfpClient):
                 return None
             raise
 
-    def newest_version(self, pipeline_id: str) -> dict[str, Any] | None:
-        found = (
-            self._call(
-                "GET",
-                f"/pipelines/{pipeline_id}/versions",
-                params={"page_size": 1, "sort_by": "created_at desc"},
-            ).get("pipeline_versions")
-            or []
-        )
-        return found[0] if found else None
-
     def version_names(self, pipeline_id: str) -> set[str]:
         names: set[str] = set()
         token = ""

@@ -95,8 +95,8 @@ class KfpClient:
             raise KfpError(f"expected one pipeline named {name!r}, found {len(found)}")
         return found[0]["pipeline_id"]
 
-    def latest_version_id(self, pipeline_id: str) -> str:
-        versions = (
+    def newest_version(self, pipeline_id: str) -> dict[str, Any] | None:
+        found = (
             self._call(
                 "GET",
                 f"/pipelines/{pipeline_id}/versions",
@@ -104,9 +104,13 @@ class KfpClient:
             ).get("pipeline_versions")
             or []
         )
-        if not versions:
+        return found[0] if found else None
+
+    def latest_version_id(self, pipeline_id: str) -> str:
+        version = self.newest_version(pipeline_id)
+        if version is None:
             raise KfpError(f"pipeline {pipeline_id} has no version")
-        return versions[0]["pipeline_version_id"]
+        return version["pipeline_version_id"]
 
     def active_runs(
         self, pipeline_id: str, experiment_id: str | None = None
