@@ -24,6 +24,7 @@ from tests.helpers import (
     plain_text,
     refused,
     stack_config,
+    waits_for,
 )
 
 COMMAND = "command:remote:Command"
@@ -126,18 +127,7 @@ def test_the_init_host_leaves_last_and_its_drain_and_node_removal_do_nothing(lab
         assert delete_params(cmds[name])["SELF"] == "true"
     # Every other member waits for the init host's join, so it is deleted (reset) last.
     for host in ("cp-2", "cp-3", *WORKERS):
-        assert cmds["join-cp-1"].urn in upstream_of(lab, cmds[f"admit-{host}"])
-
-
-def upstream_of(evaluation, registration) -> set[str]:
-    graph = evaluation.by_urn()
-    seen, pending = set(), [registration.urn]
-    while pending:
-        for dependency in graph[pending.pop()].all_dependencies:
-            if dependency not in seen and dependency in graph:
-                seen.add(dependency)
-                pending.append(dependency)
-    return seen
+        assert waits_for(lab, cmds[f"admit-{host}"], cmds["join-cp-1"])
 
 
 # ---- the machine is the identity (item 1) ----------------------------------------------------
