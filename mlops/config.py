@@ -22,13 +22,6 @@ def env_str(name: str, default: str | None = None) -> str | None:
     return value or default
 
 
-def require(name: str) -> str:
-    value = env_str(name)
-    if value is None:
-        raise ConfigError(f"{name} is not set")
-    return value
-
-
 def env_float(name: str, default: float) -> float:
     raw = env_str(name)
     if raw is None:

@@ -85,15 +85,9 @@ class FeatureStore:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body.getvalue())
         return key
 
-    def read_recent(
-        self,
-        model: str,
-        since: datetime,
-        until: datetime | None = None,
-        max_rows: int | None = None,
-    ) -> pd.DataFrame:
-        """Rows written between `since` and `until`, newest objects first up to `max_rows`."""
-        until = until or datetime.now(UTC)
+    def read_recent(self, model: str, since: datetime, max_rows: int | None = None) -> pd.DataFrame:
+        """Rows written since `since`, newest objects first up to `max_rows`."""
+        until = datetime.now(UTC)
         objects = []
         day = since
         paginator = self.client.get_paginator("list_objects_v2")

@@ -584,19 +584,11 @@ def chart_directory(sources: Path, release: Release) -> Path:
     )
 
 
-def lookup(values: Any, path: str) -> Any:
-    for key in path.split("."):
-        if not isinstance(values, Mapping) or key not in values:
-            return None
-        values = values[key]
-    return values
-
-
 def dependency_enabled(dependency: Mapping[str, Any], values: Mapping, prefix: str) -> bool:
     """Helm's rule (chartutil.processDependencyEnabled): the first `condition` path that holds
     a boolean decides, else any true tag enables and false tags disable, else enabled."""
     for condition in (dependency.get("condition") or "").split(","):
-        value = lookup(values, prefix + condition.strip()) if condition.strip() else None
+        value = dig(values, (prefix + condition.strip()).split(".")) if condition.strip() else None
         if isinstance(value, bool):
             return value
     tags = [(values.get("tags") or {}).get(t) for t in dependency.get("tags") or []]
@@ -718,7 +710,6 @@ def render(release: Release, sources: Path, kube_version: str, api_versions: lis
                     raise ChartFactsError(f"{template}: not a Kubernetes object")
                 if not is_test_hook(document):
                     documents.append(document)
-        merged = chart.merge_values(values)
         crd_documents = []
         for crd in [] if release.skip_crds else chart.crds:
             parts = crd["filename"].split("/")[1:]
@@ -726,7 +717,7 @@ def render(release: Release, sources: Path, kube_version: str, api_versions: lis
             while len(parts) > 2 and parts[0] == "charts":
                 chain.append(parts[1])
                 parts = parts[2:]
-            if subchart_enabled(directory, chain, merged):
+            if subchart_enabled(directory, chain, merged_values):
                 crd_documents += load_documents(crd["data"])
         return Rendered(release, documents, crd_documents, chart.schema is not None)
 
@@ -799,11 +790,11 @@ def release_facts(
     }
 
 
-def check_custom_resources(rendered: list[Rendered], crd_documents: list[dict]) -> list[str]:
-    """Problems of custom resources the releases render, against their CRDs' schemas."""
-    crds = {
-        (dig(c, ("spec", "group")), dig(c, ("spec", "names", "kind"))): c for c in crd_documents
-    }
+def check_custom_resources(
+    rendered: list[Rendered], crds: Mapping[tuple[str, str], dict]
+) -> list[str]:
+    """Problems of custom resources the releases render, against their CRDs' schemas (`crds`
+    by group and kind)."""
     problems = []
     for result in rendered:
         for document in result.documents:
@@ -843,16 +834,16 @@ def record_variant(variant: Variant, sources: Path) -> dict[str, dict]:
         custom = provided
     else:
         raise ChartFactsError(f"{variant.name}: the CRDs rendered never settle")
-    problems = check_custom_resources(rendered, crd_documents)
+    crds = {
+        (dig(c, ("spec", "group")), dig(c, ("spec", "names", "kind"))): c for c in crd_documents
+    }
+    problems = check_custom_resources(rendered, crds)
     if problems:
         raise ChartFactsError(
             f"{variant.name}: custom resources the charts render do not match their CRDs:\n  "
             + "\n  ".join(problems)
         )
-    scopes = {
-        (dig(c, ("spec", "group")), dig(c, ("spec", "names", "kind"))): dig(c, ("spec", "scope"))
-        for c in crd_documents
-    }
+    scopes = {key: dig(crd, ("spec", "scope")) for key, crd in crds.items()}
     facts = {r.release.name: release_facts(r, scopes, builtin) for r in rendered}
     facts[CAPABILITIES_FILE] = {
         "kube_version": kube_version,
@@ -860,10 +851,6 @@ def record_variant(variant: Variant, sources: Path) -> dict[str, dict]:
         "custom_api_versions": capability_versions(custom),
     }
     return facts
-
-
-def fact_file(variant: str, release: str) -> Path:
-    return FACTS_DIR / variant / f"{release}.json"
 
 
 def dumps(facts: Any) -> str:
